@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.checks import Tags, register
+from django.utils.translation import gettext_lazy as _
+
+
+class SessionsPanelConfig(AppConfig):
+    name = "sessions_panel"
+    verbose_name = _("Sessions panel")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sessions_panel import checks
+
+        register(Tags.security)(checks.check_settings)
+        register(Tags.compatibility)(checks.check_engine)
+        register(Tags.compatibility)(checks.check_middleware)

@@ -1,0 +1,140 @@
+"""System checks, each with a stable ID documented in the README.
+
+E001 engine not tracked · E002 signed-cookie sessions · E003 middleware missing ·
+E004 middleware misordered · E005 django-htmx middleware missing ·
+E006 unknown ``SESSIONS_PANEL`` key · E007 invalid ``SESSIONS_PANEL`` value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+from django.utils.module_loading import import_string
+
+from sessions_panel.conf import DEFAULTS
+
+PANEL_MIDDLEWARE = "sessions_panel.middleware.SessionsPanelMiddleware"
+SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+HTMX_MIDDLEWARE = "django_htmx.middleware.HtmxMiddleware"
+SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
+
+
+def check_engine(**kwargs: Any) -> list[CheckMessage]:
+    from sessions_panel.backends.tracked import TrackedSessionMixin
+
+    engine = settings.SESSION_ENGINE
+    if engine == SIGNED_COOKIES:
+        return [
+            Error(
+                "Signed-cookie sessions keep nothing on the server, so the panel can "
+                "neither list nor end them.",
+                hint="Use a server-side tracked engine, e.g. "
+                "SESSION_ENGINE = 'sessions_panel.backends.db'.",
+                id="sessions_panel.E002",
+            )
+        ]
+    try:
+        store = import_string(engine + ".SessionStore")
+    except ImportError:
+        store = None
+    if store is None or not issubclass(store, TrackedSessionMixin):
+        return [
+            Error(
+                f"SESSION_ENGINE {engine!r} is not a tracked engine, so sessions are "
+                "missing from the panel's index.",
+                hint="Use the tracked twin of your engine: sessions_panel.backends.db, "
+                ".cached_db, .cache or .file (same storage format, nobody is logged out).",
+                id="sessions_panel.E001",
+            )
+        ]
+    return []
+
+
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    middleware = list(settings.MIDDLEWARE)
+    errors: list[CheckMessage] = []
+    if PANEL_MIDDLEWARE not in middleware:
+        errors.append(
+            Error(
+                f"{PANEL_MIDDLEWARE} is missing from MIDDLEWARE.",
+                hint="Add it after SessionMiddleware and AuthenticationMiddleware.",
+                id="sessions_panel.E003",
+            )
+        )
+    else:
+        position = middleware.index(PANEL_MIDDLEWARE)
+        before = [m for m in (SESSION_MIDDLEWARE, AUTH_MIDDLEWARE) if m in middleware]
+        if len(before) < 2 or any(middleware.index(m) > position for m in before):
+            errors.append(
+                Error(
+                    f"{PANEL_MIDDLEWARE} must come after SessionMiddleware and "
+                    "AuthenticationMiddleware in MIDDLEWARE.",
+                    id="sessions_panel.E004",
+                )
+            )
+    if HTMX_MIDDLEWARE not in middleware:
+        errors.append(
+            Error(
+                f"{HTMX_MIDDLEWARE} is missing from MIDDLEWARE; the Sessions page needs it.",
+                id="sessions_panel.E005",
+            )
+        )
+    return errors
+
+
+def _invalid_value(name: str, value: Any) -> str | None:
+    if name in ("TRUSTED_PROXY_COUNT", "LAST_SEEN_INTERVAL", "REFRESH_INTERVAL"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return "a whole number of 0 or more"
+    elif name in ("PAGE_SIZE", "USER_AGENT_MAX_LENGTH"):
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 1 <= value <= 512
+        ):
+            return "a whole number from 1 to 512"
+    elif name == "TRUSTED_PROXY_RANGES":
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            return "a list of CIDR ranges"
+        try:
+            for item in value:
+                ipaddress.ip_network(item, strict=False)
+        except (TypeError, ValueError):
+            return "a list of CIDR ranges"
+    elif name == "APPLICATION_RESOLVER" and value is not None and not callable(value):
+        try:
+            import_string(value)
+        except (ImportError, TypeError):
+            return "None or the dotted path of a callable (request) -> str"
+    return None
+
+
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    config = getattr(settings, "SESSIONS_PANEL", {})
+    if not isinstance(config, Mapping):
+        return [Error("SESSIONS_PANEL must be a dict.", id="sessions_panel.E007")]
+    errors: list[CheckMessage] = []
+    for name, value in config.items():
+        if name not in DEFAULTS:
+            errors.append(
+                Error(
+                    f"Unknown key {name!r} in SESSIONS_PANEL.",
+                    hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
+                    id="sessions_panel.E006",
+                )
+            )
+            continue
+        expected = _invalid_value(name, value)
+        if expected is not None:
+            errors.append(
+                Error(
+                    f"SESSIONS_PANEL[{name!r}] must be {expected}.",
+                    id="sessions_panel.E007",
+                )
+            )
+    return errors

@@ -1,0 +1,131 @@
+"""Who is on the other end of a request: client IP, cleaned user agent, application.
+
+The IP follows the panel's security rule: ``REMOTE_ADDR`` unless trusted proxies are
+configured, then the right-most untrusted hop of ``X-Forwarded-For``. Anything that does
+not parse as an address is stored as unknown (``None``), never guessed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest
+
+from sessions_panel.conf import conf
+
+APPLICATION_MAX_LENGTH = 100
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Request metadata handed to the tracked engine; ``None`` fields mean "unknown"."""
+
+    ip: str | None
+    user_agent: str
+    application: str | None = None
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    value = value.strip()
+    if not value or len(value) > 64:
+        return None
+    if value.startswith("[") and "]" in value:  # "[v6]" or "[v6]:port"
+        value = value[1 : value.index("]")]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.scope_id is not None:  # "fe80::1%lo0": the zone means nothing to us
+            return ipaddress.IPv6Address(value.split("%", 1)[0])
+    return address
+
+
+@lru_cache(maxsize=32)
+def _networks(ranges: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(r, strict=False) for r in ranges)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address, trusting only the proxies the host configured."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    count = conf.TRUSTED_PROXY_COUNT
+    ranges = _networks(conf.TRUSTED_PROXY_RANGES)
+    if count <= 0 and not ranges:
+        address = parse_ip(remote)
+        return str(address) if address else None
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
+    # Nearest hop last: what each proxy saw as its peer, ending with our own peer.
+    chain = [hop for hop in forwarded.split(",") if hop.strip()][-64:] + [remote]
+    for position, hop in enumerate(reversed(chain)):
+        address = parse_ip(hop)
+        if address is None:
+            return None  # a hop we would have to trust is garbage: unknown, not guessed
+        trusted = position < count or any(address in net for net in ranges)
+        if not trusted:
+            return str(address)
+    # Every hop is a trusted proxy: the left-most one is the closest to the client.
+    address = parse_ip(chain[0])
+    return str(address) if address else None
+
+
+def clean_user_agent(value: str | bytes | None, max_length: int | None = None) -> str:
+    """The user agent without control characters, NUL or surrogates, truncated."""
+    if max_length is None:
+        max_length = conf.USER_AGENT_MAX_LENGTH
+    if not value:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    # Cut first so a 64 KB header costs no more than a short one.
+    value = value[: max_length * 2]
+    cleaned = "".join(
+        " " if ch in "\t\r\n" else ch
+        for ch in value
+        if ch in "\t\r\n" or unicodedata.category(ch) not in ("Cc", "Cs", "Cf")
+    )
+    return " ".join(cleaned.split())[:max_length]
+
+
+def default_application(request: HttpRequest, view_func: Any) -> str | None:
+    """Verbose name of the Django app that owns the resolved view."""
+    target = getattr(view_func, "view_class", None) or view_func
+    module = getattr(target, "__module__", None)
+    if not module:
+        return None
+    config = apps.get_containing_app_config(module)
+    if config is not None:
+        return str(config.verbose_name)
+    match = request.resolver_match
+    if match is not None and match.app_name:
+        return match.app_name.replace("_", " ").title()
+    return None
+
+
+def application(request: HttpRequest, view_func: Any) -> str | None:
+    resolver = conf.APPLICATION_RESOLVER
+    name = (
+        resolver(request)
+        if resolver is not None
+        else default_application(request, view_func)
+    )
+    if name is None:
+        return None
+    return clean_user_agent(str(name), APPLICATION_MAX_LENGTH) or None
+
+
+def client_info(request: HttpRequest) -> ClientInfo:
+    return ClientInfo(
+        ip=client_ip(request),
+        user_agent=clean_user_agent(request.META.get("HTTP_USER_AGENT")),
+    )

@@ -1,0 +1,80 @@
+"""The panel's settings: one namespaced dict, ``SESSIONS_PANEL``, read live.
+
+Reading on every access (rather than caching) keeps ``override_settings`` working
+without a ``setting_changed`` receiver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+DEFAULTS: Mapping[str, Any] = {
+    # Number of reverse proxies in front of Django that each append to X-Forwarded-For.
+    "TRUSTED_PROXY_COUNT": 0,
+    # CIDR ranges whose addresses are trusted proxies (e.g. ["10.0.0.0/8"]).
+    "TRUSTED_PROXY_RANGES": (),
+    # Dotted path to a callable ``(request) -> str`` naming the request's application.
+    "APPLICATION_RESOLVER": None,
+    # "Last seen" is written at most once per this many seconds per session.
+    "LAST_SEEN_INTERVAL": 60,
+    # User agents are stored cleaned and cut to this many characters.
+    "USER_AGENT_MAX_LENGTH": 512,
+    # Rows per page on the Sessions page.
+    "PAGE_SIZE": 50,
+    # Seconds between live refreshes of the Sessions page (0 turns it off).
+    "REFRESH_INTERVAL": 15,
+}
+
+
+def user_settings() -> Mapping[str, Any]:
+    value = getattr(settings, "SESSIONS_PANEL", {})
+    return value if isinstance(value, Mapping) else {}
+
+
+def get(name: str) -> Any:
+    return user_settings().get(name, DEFAULTS[name])
+
+
+class Settings:
+    """Typed, live view of ``SESSIONS_PANEL`` merged over :data:`DEFAULTS`."""
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        return int(get("TRUSTED_PROXY_COUNT"))
+
+    @property
+    def TRUSTED_PROXY_RANGES(self) -> tuple[str, ...]:
+        return tuple(get("TRUSTED_PROXY_RANGES"))
+
+    @property
+    def APPLICATION_RESOLVER(self) -> Callable[[HttpRequest], str] | None:
+        path = get("APPLICATION_RESOLVER")
+        if path is None:
+            return None
+        if callable(path):
+            return path  # type: ignore[no-any-return]
+        return import_string(path)  # type: ignore[no-any-return]
+
+    @property
+    def LAST_SEEN_INTERVAL(self) -> int:
+        return int(get("LAST_SEEN_INTERVAL"))
+
+    @property
+    def USER_AGENT_MAX_LENGTH(self) -> int:
+        return int(get("USER_AGENT_MAX_LENGTH"))
+
+    @property
+    def PAGE_SIZE(self) -> int:
+        return int(get("PAGE_SIZE"))
+
+    @property
+    def REFRESH_INTERVAL(self) -> int:
+        return int(get("REFRESH_INTERVAL"))
+
+
+conf = Settings()

@@ -1,0 +1,67 @@
+"""Hands request metadata to the tracked engine and keeps "last seen" fresh.
+
+Placed after ``SessionMiddleware`` and ``AuthenticationMiddleware``. On the way in it
+attaches who is asking (IP, user agent, application) to ``request.session`` without
+loading it; on the way out it touches "last seen" at most once per interval. A request
+without a session cookie costs no query at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.client import ClientInfo, application, client_info
+from sessions_panel.conf import conf
+
+
+class SessionsPanelMiddleware:
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if not isinstance(session, TrackedSessionMixin):
+            return self.get_response(request)
+        session.client = client_info(request)
+        response = self.get_response(request)
+        self._touch(request, session, response)
+        return response
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: Any,
+        view_kwargs: Any,
+    ) -> None:
+        session = getattr(request, "session", None)
+        if isinstance(session, TrackedSessionMixin) and session.client is not None:
+            name = application(request, view_func)
+            if name is not None:
+                session.client = ClientInfo(
+                    ip=session.client.ip,
+                    user_agent=session.client.user_agent,
+                    application=name,
+                )
+
+    def _touch(
+        self, request: HttpRequest, session: TrackedSessionMixin, response: HttpResponse
+    ) -> None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return  # a session made during this request is indexed when it is saved
+        if response.status_code >= 500:
+            return
+        will_save = session.accessed and (
+            session.modified or settings.SESSION_SAVE_EVERY_REQUEST
+        )
+        if will_save and not session.is_empty():
+            return  # SessionMiddleware saves it next, and the save indexes it
+        session.touch(conf.LAST_SEEN_INTERVAL)

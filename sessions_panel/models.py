@@ -1,0 +1,166 @@
+"""The session index: one row per live server-side session.
+
+The session store stays the truth for kills; this table exists so that listing,
+search and counting are indexed queries that never decode session data.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+SHORT_ID_LENGTH = 8
+
+
+def new_handle() -> str:
+    """A random public handle: unrelated to the session key, so it reveals nothing."""
+    return secrets.token_urlsafe(16)
+
+
+def short_id_for(session_key: str) -> str:
+    """A short, non-reversible ID for display and search (not a prefix of the key)."""
+    return salted_hmac("sessions_panel.short_id", session_key).hexdigest()[
+        :SHORT_ID_LENGTH
+    ]
+
+
+class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):
+    def live(self) -> SessionRecordQuerySet:
+        from django.utils import timezone
+
+        return self.filter(expiry__gt=timezone.now())
+
+
+class SessionRecord(models.Model):
+    # The raw key never leaves the server: it is needed to delete from the real store.
+    session_key = models.CharField(max_length=40, unique=True, editable=False)
+    handle = models.CharField(
+        max_length=32, unique=True, default=new_handle, editable=False
+    )
+    short_id = models.CharField(
+        _("session ID"), max_length=SHORT_ID_LENGTH, db_index=True
+    )
+    # No database constraint: a session may name a user that was deleted meanwhile, and
+    # indexing it must never fail the request that saves it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="sessions_panel_records",
+    )
+    ip = models.GenericIPAddressField(
+        _("IP address"), null=True, blank=True, unpack_ipv4=True
+    )
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    application = models.CharField(_("application"), max_length=100, blank=True)
+    created = models.DateTimeField(_("created"))
+    last_seen = models.DateTimeField(_("last seen"))
+    expiry = models.DateTimeField(_("expires"))
+
+    objects = SessionRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        default_permissions = ("view", "delete")
+        indexes = [
+            models.Index(fields=["expiry"], name="sessions_pa_expiry_idx"),
+            models.Index(
+                fields=["user", "last_seen"], name="sessions_pa_user_seen_idx"
+            ),
+            models.Index(fields=["ip"], name="sessions_pa_ip_idx"),
+            models.Index(fields=["last_seen", "id"], name="sessions_pa_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        # Never the session key: Django's admin logs and messages use str().
+        return self.short_id
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+
+class Revocation(models.Model):
+    """What a load must refuse: one killed key, one user's sessions, or all sessions.
+
+    ``kind="key"`` refuses the session whose key digest is ``target`` whatever it does
+    (even a request in flight that saves it again). ``kind="user"`` and ``kind="all"``
+    are "not before" epochs: a session stamped before ``not_before`` is refused, which
+    ends sessions the index never saw, in constant time.
+    """
+
+    KEY = "key"
+    USER = "user"
+    ALL = "all"
+    KIND_CHOICES = [(KEY, "key"), (USER, "user"), (ALL, "all")]
+
+    kind = models.CharField(max_length=4, choices=KIND_CHOICES)
+    target = models.CharField(max_length=64, blank=True)
+    not_before = models.FloatField()
+    # After this, the marker can go: nothing it refuses can still be alive.
+    expires = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "target"], name="sessions_pa_revocation_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["expires"], name="sessions_pa_revoc_exp_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target[:8]}"
+
+
+class AuditEntry(models.Model):
+    """One kill action: who, when, what scope, why, and what came of it."""
+
+    SCOPE_SESSION = "session"
+    SCOPE_USER = "user"
+    SCOPE_ALL = "all"
+    SCOPE_FILTER = "filter"
+    SCOPE_CHOICES = [
+        (SCOPE_SESSION, _("one session")),
+        (SCOPE_USER, _("all sessions of a user")),
+        (SCOPE_ALL, _("all sessions")),
+        (SCOPE_FILTER, _("sessions matching a filter")),
+    ]
+
+    created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_repr = models.CharField(_("by (name)"), max_length=150, blank=True)
+    scope = models.CharField(_("scope"), max_length=10, choices=SCOPE_CHOICES)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    requested = models.PositiveIntegerField(_("sessions targeted"), default=0)
+    killed = models.PositiveIntegerField(_("sessions ended"), default=0)
+    failed = models.PositiveIntegerField(_("sessions not ended"), default=0)
+    user_ids = models.JSONField(_("users"), default=list, blank=True)
+    short_ids = models.JSONField(_("session IDs"), default=list, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("kill audit entry")
+        verbose_name_plural = _("kill audit trail")
+        default_permissions = ("view",)
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} · {self.created:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,136 @@
+"""Keeping the session index exact: the writes the tracked engines make.
+
+Each function takes what the engine knows at that moment (key, decoded data, expiry,
+request metadata) and turns it into one statement on :class:`SessionRecord`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from sessions_panel.client import ClientInfo
+from sessions_panel.models import SessionRecord, short_id_for
+
+METADATA_FIELDS = ("ip", "user_agent", "application")
+
+
+def user_id_from(data: Mapping[str, Any]) -> Any:
+    """The authenticated user's primary key in session data, or ``None`` for a guest."""
+    raw = data.get(SESSION_KEY)
+    if raw is None:
+        return None
+    try:
+        return get_user_model()._meta.pk.to_python(raw)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+def _metadata(client: ClientInfo | None) -> dict[str, Any]:
+    if client is None:
+        return {}
+    values: dict[str, Any] = {"ip": client.ip, "user_agent": client.user_agent}
+    if client.application is not None:
+        values["application"] = client.application
+    return values
+
+
+def _upsert_args(
+    session_key: str,
+    data: Mapping[str, Any],
+    expiry: datetime,
+    client: ClientInfo | None,
+) -> tuple[list[SessionRecord], dict[str, Any]]:
+    now = timezone.now()
+    metadata = _metadata(client)
+    record = SessionRecord(
+        session_key=session_key,
+        short_id=short_id_for(session_key),
+        user_id=user_id_from(data),
+        created=now,
+        last_seen=now,
+        expiry=expiry,
+        **metadata,
+    )
+    options = {
+        "update_conflicts": True,
+        "unique_fields": ["session_key"],
+        "update_fields": ["user", "last_seen", "expiry", *metadata],
+    }
+    return [record], options
+
+
+def upsert(
+    session_key: str,
+    data: Mapping[str, Any],
+    expiry: datetime,
+    client: ClientInfo | None,
+) -> None:
+    """Insert or refresh the row of a session the store has just saved."""
+    objs, options = _upsert_args(session_key, data, expiry, client)
+    SessionRecord.objects.bulk_create(objs, **options)
+
+
+async def aupsert(
+    session_key: str,
+    data: Mapping[str, Any],
+    expiry: datetime,
+    client: ClientInfo | None,
+) -> None:
+    objs, options = _upsert_args(session_key, data, expiry, client)
+    await SessionRecord.objects.abulk_create(objs, **options)
+
+
+def remove(session_key: str) -> None:
+    SessionRecord.objects.filter(session_key=session_key).delete()
+
+
+def remove_many(session_keys: list[str]) -> None:
+    SessionRecord.objects.filter(session_key__in=session_keys).delete()
+
+
+async def aremove(session_key: str) -> None:
+    await SessionRecord.objects.filter(session_key=session_key).adelete()
+
+
+def prune(now: datetime | None = None) -> int:
+    """Drop index rows whose session has expired; returns how many."""
+    deleted, _ = SessionRecord.objects.filter(
+        expiry__lte=now or timezone.now()
+    ).delete()
+    return deleted
+
+
+def touch(
+    session_key: str,
+    data: Mapping[str, Any],
+    expiry: datetime,
+    client: ClientInfo | None,
+    interval: int,
+) -> bool:
+    """Note that a session was used, writing at most once per ``interval`` seconds.
+
+    One indexed read per call; a write only when "last seen" is stale or the session
+    was never indexed (created before the tracked engine was installed). The expiry is
+    the one already stored: touching never extends a session.
+    """
+    now = timezone.now()
+    last_seen = (
+        SessionRecord.objects.filter(session_key=session_key)
+        .values_list("last_seen", flat=True)
+        .first()
+    )
+    if last_seen is None:
+        upsert(session_key, data, expiry, client)
+        return True
+    if now - last_seen < timedelta(seconds=interval):
+        return False
+    SessionRecord.objects.filter(session_key=session_key).update(
+        last_seen=now, **_metadata(client)
+    )
+    return True

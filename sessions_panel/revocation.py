@@ -1,0 +1,112 @@
+"""Refusing killed sessions on load, whatever the store did meanwhile.
+
+Every session a tracked engine creates carries a stamp (:data:`STAMP`, seconds since
+the epoch) in its data; ``cycle_key`` (login) restamps it. A load is refused when
+the key has a revocation marker, or when the stamp predates the global or the
+user's "not before" epoch. Sessions with no stamp (created before the panel was
+installed) count as stamped at 0, so Kill All ends them too.
+
+One indexed query per load answers all three questions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from sessions_panel.models import Revocation
+
+STAMP = "_sessions_panel_stamp"
+
+
+def now_stamp() -> float:
+    return time.time()
+
+
+def key_digest(session_key: str) -> str:
+    return salted_hmac("sessions_panel.revocation", session_key).hexdigest()
+
+
+def stamp_of(data: Mapping[str, Any]) -> float:
+    value = data.get(STAMP, 0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _query(session_key: str, user_id: Any) -> Q:
+    query = Q(kind=Revocation.KEY, target=key_digest(session_key)) | Q(
+        kind=Revocation.ALL, target=""
+    )
+    if user_id is not None:
+        query |= Q(kind=Revocation.USER, target=str(user_id))
+    return query
+
+
+def _refused(rows: list[tuple[str, float]], stamp: float) -> bool:
+    return any(
+        kind == Revocation.KEY or stamp < not_before for kind, not_before in rows
+    )
+
+
+def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
+    rows = list(
+        Revocation.objects.filter(_query(session_key, user_id)).values_list(
+            "kind", "not_before"
+        )
+    )
+    return _refused(rows, stamp)
+
+
+async def ais_refused(session_key: str, user_id: Any, stamp: float) -> bool:
+    rows = [
+        row
+        async for row in Revocation.objects.filter(
+            _query(session_key, user_id)
+        ).values_list("kind", "not_before")
+    ]
+    return _refused(rows, stamp)
+
+
+def _marker_expiry(expiry: datetime | None) -> datetime:
+    longest = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return max(expiry, longest) if expiry is not None else longest
+
+
+def revoke_key(session_key: str, expiry: datetime | None = None) -> None:
+    """Refuse this key from now on, even if an in-flight request saves it again."""
+    Revocation.objects.update_or_create(
+        kind=Revocation.KEY,
+        target=key_digest(session_key),
+        defaults={"not_before": now_stamp(), "expires": _marker_expiry(expiry)},
+    )
+
+
+def revoke_user(user_id: Any, epoch: float | None = None) -> float:
+    """Refuse every session of this user stamped before ``epoch`` (default: now)."""
+    epoch = now_stamp() if epoch is None else epoch
+    Revocation.objects.update_or_create(
+        kind=Revocation.USER,
+        target=str(user_id),
+        defaults={"not_before": epoch, "expires": None},
+    )
+    return epoch
+
+
+def revoke_all(epoch: float | None = None) -> float:
+    """Refuse every session stamped before ``epoch`` (default: now), indexed or not."""
+    epoch = now_stamp() if epoch is None else epoch
+    Revocation.objects.update_or_create(
+        kind=Revocation.ALL, target="", defaults={"not_before": epoch, "expires": None}
+    )
+    return epoch
+
+
+def prune() -> int:
+    deleted, _ = Revocation.objects.filter(expires__lte=timezone.now()).delete()
+    return deleted

@@ -1,0 +1,276 @@
+"""The one place that ends sessions.
+
+Views, admin actions, management commands and signal receivers all call this module.
+Every path writes a revocation first (so the kill holds even against a request in
+flight, and on every process at once), then deletes from the real store, then checks
+the store with a fresh read: a kill is reported only when the store confirms it.
+Every action writes one :class:`AuditEntry` and sends :data:`session_killed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+
+from sessions_panel import revocation
+from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.signals import session_killed
+
+logger = logging.getLogger("sessions_panel")
+
+PURGE_BATCH = 500
+
+
+@dataclass
+class KillResult:
+    """What a kill action achieved; ``failed`` sessions are still alive or unknown."""
+
+    scope: str
+    requested: int = 0
+    killed: int = 0
+    already_ended: int = 0
+    failed: int = 0
+    short_ids: list[str] = field(default_factory=list)
+    user_ids: list[Any] = field(default_factory=list)
+    audit: AuditEntry | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+def store_class() -> type[SessionBase]:
+    return import_module(settings.SESSION_ENGINE).SessionStore  # type: ignore[no-any-return]
+
+
+def _clean_reason(reason: str) -> str:
+    # One line, bounded: a reason must not forge log lines or bloat the audit trail.
+    return " ".join(str(reason).split())[:500]
+
+
+def _actor_fields(actor: Any) -> dict[str, Any]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor": None, "actor_repr": ""}
+    return {"actor": actor, "actor_repr": actor.get_username()[:150]}
+
+
+def _finish(
+    result: KillResult, actor: Any, reason: str, detail: str = ""
+) -> KillResult:
+    reason = _clean_reason(reason)
+    result.audit = AuditEntry.objects.create(
+        scope=result.scope,
+        reason=reason,
+        requested=result.requested,
+        killed=result.killed,
+        failed=result.failed,
+        user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
+        short_ids=result.short_ids[:1000],
+        detail=detail,
+        **_actor_fields(actor),
+    )
+    logger.info(
+        "sessions killed: scope=%s actor=%r requested=%d killed=%d already_ended=%d "
+        "failed=%d reason=%r",
+        result.scope,
+        result.audit.actor_repr,
+        result.requested,
+        result.killed,
+        result.already_ended,
+        result.failed,
+        reason,
+    )
+    session_killed.send(
+        sender=KillResult,
+        audit=result.audit,
+        actor=actor,
+        scope=result.scope,
+        reason=reason,
+        short_ids=result.short_ids,
+    )
+    return result
+
+
+def _end_one(record: SessionRecord) -> str:
+    """End one session; returns "killed", "gone" or "failed"."""
+    store = store_class()
+    key = record.session_key
+    try:
+        revocation.revoke_key(key, record.expiry)
+        existed = store().exists(key)
+        store().delete(key)  # tracked engines also drop the index row
+        if store().exists(key):  # a fresh read of the real store
+            logger.error("session %s still in the store after delete", record.short_id)
+            return "failed"
+    except Exception:
+        logger.exception("could not end session %s", record.short_id)
+        return "failed"
+    SessionRecord.objects.filter(pk=record.pk).delete()
+    _evict_again_on_commit(store, [key])
+    return "killed" if existed else "gone"
+
+
+def _evict_again_on_commit(store: type[SessionBase], keys: list[str]) -> None:
+    # cached_db: a concurrent load may refill the cache from a row the kill's transaction
+    # has not committed away yet; evicting once more after commit closes that window.
+    prefix = getattr(store, "cache_key_prefix", None)
+    if prefix is None:
+        return
+    from django.core.cache import caches
+
+    def evict() -> None:
+        try:
+            caches[settings.SESSION_CACHE_ALIAS].delete_many([prefix + k for k in keys])
+        except Exception:
+            logger.exception("could not evict killed sessions from the cache")
+
+    transaction.on_commit(evict)
+
+
+def kill_records(
+    records: Iterable[SessionRecord],
+    *,
+    actor: Any = None,
+    reason: str = "",
+    scope: str = AuditEntry.SCOPE_SESSION,
+) -> KillResult:
+    """End each given session, one by one, each confirmed by a fresh read."""
+    result = KillResult(scope=scope)
+    for record in records:
+        result.requested += 1
+        outcome = _end_one(record)
+        if outcome == "killed":
+            result.killed += 1
+        elif outcome == "gone":
+            result.already_ended += 1
+        else:
+            result.failed += 1
+        result.short_ids.append(record.short_id)
+        if record.user_id is not None:
+            result.user_ids.append(record.user_id)
+    return _finish(result, actor, reason)
+
+
+def kill_session(handle: str, *, actor: Any = None, reason: str = "") -> KillResult:
+    """End the session behind a public handle. An unknown handle is "already ended"."""
+    record = SessionRecord.objects.filter(handle=str(handle)[:64]).first()
+    if record is None:
+        return KillResult(scope=AuditEntry.SCOPE_SESSION, requested=1, already_ended=1)
+    return kill_records([record], actor=actor, reason=reason)
+
+
+def _keep(session: SessionBase | None, epoch: float) -> str | None:
+    """Restamp the caller's session after ``epoch`` and save it before the epoch is set."""
+    if session is None or session.session_key is None:
+        return None
+    session[revocation.STAMP] = epoch + 1e-6
+    session.save()
+    return session.session_key
+
+
+def _purge(queryset: Any, keep_key: str | None) -> tuple[int, list[str], list[Any]]:
+    """Delete the store data and index rows of ``queryset`` in batches, keeping one key."""
+    store = store_class()
+    purge = getattr(store, "purge_keys", None)
+    count = 0
+    short_ids: list[str] = []
+    user_ids: list[Any] = []
+    last_id = 0
+    while True:
+        batch = list(
+            queryset.filter(pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", "session_key", "short_id", "user_id")[:PURGE_BATCH]
+        )
+        if not batch:
+            break
+        last_id = batch[-1][0]
+        keys = [key for _, key, _, _ in batch if key != keep_key]
+        if purge is not None:
+            purge(keys)
+        else:
+            for key in keys:
+                store().delete(key)
+        SessionRecord.objects.filter(session_key__in=keys).delete()
+        _evict_again_on_commit(store, keys)
+        count += len(keys)
+        short_ids.extend(s for _, key, s, _ in batch if key != keep_key)
+        user_ids.extend(
+            u for _, key, _, u in batch if key != keep_key and u is not None
+        )
+    return count, short_ids, user_ids
+
+
+def kill_user(
+    user: Any, *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
+) -> KillResult:
+    """End every session of ``user`` (indexed or not), except ``keep`` if given."""
+    epoch = revocation.now_stamp()
+    keep_key = (
+        _keep(keep, epoch)
+        if keep is not None and _owner(keep) == str(user.pk)
+        else None
+    )
+    revocation.revoke_user(user.pk, epoch)
+    live = SessionRecord.objects.live().filter(user=user)
+    result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
+    try:
+        count, short_ids, _ = _purge(live.filter(created__lt=_at(epoch)), keep_key)
+    except Exception:
+        logger.exception(
+            "purging the sessions of user %s failed; they are refused anyway", user.pk
+        )
+        count, short_ids = live.exclude(session_key=keep_key).count(), []
+    result.requested = result.killed = count
+    result.short_ids = short_ids
+    return _finish(result, actor, reason, detail=f"user {user.get_username()}")
+
+
+def kill_all(
+    *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
+) -> KillResult:
+    """End every session, indexed or not, except ``keep`` (the caller's own session).
+
+    The global epoch ends them all at once, whatever their number; the store and the
+    index are then purged in batches. Sessions the index never saw are refused on load
+    and left to expire (or ``clearsessions``).
+    """
+    epoch = revocation.now_stamp()
+    keep_key = _keep(keep, epoch)
+    revocation.revoke_all(epoch)
+    result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    live = SessionRecord.objects.live()
+    try:
+        count, short_ids, user_ids = _purge(
+            live.filter(created__lt=_at(epoch)), keep_key
+        )
+    except Exception:
+        logger.exception(
+            "purging after Kill All failed; every session is refused anyway"
+        )
+        count, short_ids, user_ids = live.exclude(session_key=keep_key).count(), [], []
+    result.requested = result.killed = count
+    result.short_ids = short_ids
+    result.user_ids = user_ids
+    return _finish(result, actor, reason)
+
+
+def _owner(session: SessionBase) -> str | None:
+    from django.contrib.auth import SESSION_KEY
+
+    value = session.get(SESSION_KEY)
+    return None if value is None else str(value)
+
+
+def _at(epoch: float) -> datetime:
+    # Index rows are inserted after their session is stamped, so a row created before
+    # the epoch belongs to a session the epoch refuses; later rows are left alone.
+    return datetime.fromtimestamp(epoch, tz=UTC)

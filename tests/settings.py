@@ -1,0 +1,19 @@
+"""Test settings: the host project's, made fast and hermetic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from sessionadmin.settings import *  # noqa: F403
+from sessionadmin.settings import CACHES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SESSION_FILE_PATH = tempfile.mkdtemp(prefix="sessions-panel-tests-")
+if "KEY_PREFIX" in CACHES["default"]:
+    # Parallel runs sharing one Redis must not see each other's sessions.
+    CACHES["default"]["KEY_PREFIX"] = f"sp-test-{os.getpid()}"

@@ -23,9 +23,9 @@ def new_handle() -> str:
 
 def short_id_for(session_key: str) -> str:
     """A short, non-reversible ID for display and search (not a prefix of the key)."""
-    return salted_hmac("sessions_panel.short_id", session_key).hexdigest()[
-        :SHORT_ID_LENGTH
-    ]
+    return salted_hmac(
+        "sessions_panel.short_id", session_key, algorithm="sha256"
+    ).hexdigest()[:SHORT_ID_LENGTH]
 
 
 class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):

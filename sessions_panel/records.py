@@ -113,22 +113,25 @@ def touch(
     client: ClientInfo | None,
     interval: int,
 ) -> bool:
-    """Note that a session was used, writing at most once per ``interval`` seconds.
+    """Note that a session was used; returns whether the index was written.
 
-    One indexed read per call; a write only when "last seen" is stale or the session
-    was never indexed (created before the tracked engine was installed). The expiry is
-    the one already stored: touching never extends a session.
+    One indexed read per call. A write only when "last seen" is older than
+    ``interval`` seconds, when the client's IP or user agent changed (worth seeing at
+    once), or when the session was never indexed (created before the tracked engine
+    was installed). The expiry is left as stored: touching never extends a session.
     """
     now = timezone.now()
-    last_seen = (
+    row = (
         SessionRecord.objects.filter(session_key=session_key)
-        .values_list("last_seen", flat=True)
+        .values_list("last_seen", "ip", "user_agent")
         .first()
     )
-    if last_seen is None:
+    if row is None:
         upsert(session_key, data, expiry, client)
         return True
-    if now - last_seen < timedelta(seconds=interval):
+    last_seen, ip, user_agent = row
+    changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)
+    if not changed and now - last_seen < timedelta(seconds=interval):
         return False
     SessionRecord.objects.filter(session_key=session_key).update(
         last_seen=now, **_metadata(client)

@@ -31,7 +31,9 @@ def now_stamp() -> float:
 
 
 def key_digest(session_key: str) -> str:
-    return salted_hmac("sessions_panel.revocation", session_key).hexdigest()
+    return salted_hmac(
+        "sessions_panel.revocation", session_key, algorithm="sha256"
+    ).hexdigest()
 
 
 def stamp_of(data: Mapping[str, Any]) -> float:

@@ -1,0 +1,36 @@
+# The two commands (see README): `make run` and `make test`. Both build .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell scripts/find-python)
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest browsers screenshots clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e . --group dev
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Sessions page: http://127.0.0.1:$(PORT)/admin/sessions_panel/sessionrecord/"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf .venv .venv-* db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,211 @@
+"""Seed a demo: users and live sessions made through the real session engine.
+
+Every session is created the way a request would create it (the configured tracked
+engine saves it, which indexes it), so the demo exercises the same code as production.
+Running it again replaces the previous demo sessions instead of piling up more.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import secrets
+from datetime import timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+)
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+from django.utils import timezone
+
+from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.client import ClientInfo
+from sessions_panel.models import SessionRecord
+
+DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+
+PEOPLE = [
+    ("alice", "Alice", "Martin"),
+    ("bob", "Bob", "Nguyen"),
+    ("carol", "Carol", "Okafor"),
+    ("dave", "Dave", "Schmidt"),
+    ("erin", "Erin", "Kowalski"),
+    ("frank", "Frank", "Rossi"),
+    ("grace", "Grace", "Hopper"),
+    ("heidi", "Heidi", "Larsen"),
+    ("ivan", "Ivan", "Petrov"),
+    ("judy", "Judy", "Tanaka"),
+]
+
+APPLICATIONS = ["Administration", "Shop", "Blog", "Support desk", "API"]
+
+USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+]
+
+
+def _demo_ip(rng: random.Random, v6: bool) -> str:
+    if v6:
+        return f"2001:db8:{rng.randrange(1, 0xFFFF):x}::{rng.randrange(1, 0xFFFF):x}"
+    network = ipaddress.ip_network(rng.choice(DEMO_NETWORKS[:3]))
+    return str(network[rng.randrange(1, 255)])
+
+
+class Command(BaseCommand):
+    help = "Create demo users and live sessions (through the real engine) plus an admin login."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--credentials-file",
+            default=str(Path(settings.BASE_DIR) / ".demo-credentials")
+            if hasattr(settings, "BASE_DIR")
+            else ".demo-credentials",
+            help="Where the generated admin password is kept between runs.",
+        )
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(
+        self,
+        *args: Any,
+        username: str,
+        credentials_file: str,
+        seed: int,
+        **options: Any,
+    ) -> None:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        if not issubclass(store, TrackedSessionMixin):
+            raise CommandError(
+                "SESSION_ENGINE must be a tracked engine (sessions_panel.backends.*)."
+            )
+        rng = random.Random(seed)
+        password = self._admin(username, Path(credentials_file))
+        users = self._users()
+        self._clear_previous(store, users)
+        count = self._sessions(store, users, rng)
+        self.stdout.write(
+            self.style.SUCCESS(f"Seeded {count} demo sessions for {len(users)} users.")
+        )
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS("  Admin login:  " + username + " / " + password)
+        )
+        self.stdout.write("")
+
+    def _admin(self, username: str, credentials: Path) -> str:
+        User = get_user_model()
+        password = credentials.read_text().strip() if credentials.exists() else ""
+        admin = User.objects.filter(username=username).first()
+        if admin is None or not password or not admin.check_password(password):
+            password = password or secrets.token_urlsafe(9)
+            if admin is None:
+                admin = User.objects.create_superuser(
+                    username, f"{username}@example.com", password
+                )
+            else:
+                admin.set_password(password)
+                admin.is_staff = admin.is_superuser = admin.is_active = True
+                admin.save()
+            credentials.write_text(password + "\n")
+            credentials.chmod(0o600)
+        return password
+
+    def _users(self) -> list[Any]:
+        User = get_user_model()
+        users = []
+        for username, first, last in PEOPLE:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.com",
+                },
+            )
+            if created:
+                user.set_unusable_password()
+                user.save()
+            users.append(user)
+        return users
+
+    def _clear_previous(self, store: Any, users: list[Any]) -> None:
+        guest_demo = Q()
+        for network in DEMO_NETWORKS:
+            net = ipaddress.ip_network(network)
+            prefix = str(net.network_address).rstrip("0").rstrip(":").rstrip(".")
+            guest_demo |= Q(ip__startswith=prefix)
+        keys = list(
+            SessionRecord.objects.filter(
+                Q(user__in=users) | (Q(user__isnull=True) & guest_demo)
+            ).values_list("session_key", flat=True)
+        )
+        if keys:
+            store.purge_keys(keys)
+
+    def _session(
+        self, store: Any, user: Any, client: ClientInfo, expiry: int | None
+    ) -> None:
+        session = store()
+        session.client = client
+        if user is not None:
+            session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        else:
+            session["cart"] = []
+        if expiry is not None:
+            session.set_expiry(expiry)
+        session.create()
+        seen = timezone.now() - timedelta(minutes=self._rng.randrange(0, 90))
+        SessionRecord.objects.filter(session_key=session.session_key).update(
+            last_seen=seen,
+            created=seen - timedelta(minutes=self._rng.randrange(1, 240)),
+        )
+
+    def _sessions(self, store: Any, users: list[Any], rng: random.Random) -> int:
+        self._rng = rng
+        count = 0
+        for index, user in enumerate(users):
+            # alice is on four devices at once; a couple of users are about to expire.
+            per_user = 4 if index == 0 else 1 + (index % 3 == 0)
+            for _ in range(per_user):
+                client = ClientInfo(
+                    ip=_demo_ip(rng, v6=rng.random() < 0.3),
+                    user_agent=rng.choice(USER_AGENTS),
+                    application=rng.choice(APPLICATIONS),
+                )
+                expiry = rng.randrange(120, 900) if index in (4, 7) else None
+                self._session(store, user, client, expiry)
+                count += 1
+        # Guests: a few shoppers, and a swarm from one address (a scraper or a brute force).
+        for _ in range(4):
+            client = ClientInfo(
+                ip=_demo_ip(rng, v6=rng.random() < 0.5),
+                user_agent=rng.choice(USER_AGENTS),
+                application=rng.choice(["Shop", "Blog"]),
+            )
+            self._session(store, None, client, None)
+            count += 1
+        for _ in range(3):
+            client = ClientInfo(
+                ip="198.51.100.66",
+                user_agent="python-requests/2.32.3",
+                application="Administration",
+            )
+            self._session(store, None, client, None)
+            count += 1
+        return count

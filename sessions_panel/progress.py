@@ -9,7 +9,7 @@ class Progress:
     """Redraws one line (``\\r``) on a terminal; prints a line per step otherwise."""
 
     def __init__(
-        self, stream: TextIO, total: int | None, label: str, width: int = 30
+        self, stream: Any, total: int | None, label: str, width: int = 30
     ) -> None:
         self.stream = stream
         self.total = total

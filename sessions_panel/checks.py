@@ -92,11 +92,7 @@ def _invalid_value(name: str, value: Any) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return "a whole number of 0 or more"
     elif name in ("PAGE_SIZE", "USER_AGENT_MAX_LENGTH"):
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not 1 <= value <= 512
-        ):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 512:
             return "a whole number from 1 to 512"
     elif name == "TRUSTED_PROXY_RANGES":
         if isinstance(value, str) or not isinstance(value, list | tuple):

@@ -114,11 +114,7 @@ def default_application(request: HttpRequest, view_func: Any) -> str | None:
 
 def application(request: HttpRequest, view_func: Any) -> str | None:
     resolver = conf.APPLICATION_RESOLVER
-    name = (
-        resolver(request)
-        if resolver is not None
-        else default_application(request, view_func)
-    )
+    name = resolver(request) if resolver is not None else default_application(request, view_func)
     if name is None:
         return None
     return clean_user_agent(str(name), APPLICATION_MAX_LENGTH) or None

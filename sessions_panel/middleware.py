@@ -59,9 +59,7 @@ class SessionsPanelMiddleware:
             return  # a session made during this request is indexed when it is saved
         if response.status_code >= 500:
             return
-        will_save = session.accessed and (
-            session.modified or settings.SESSION_SAVE_EVERY_REQUEST
-        )
+        will_save = session.accessed and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
         if will_save and not session.is_empty():
             return  # SessionMiddleware saves it next, and the save indexes it
         session.touch(conf.LAST_SEEN_INTERVAL)

@@ -23,9 +23,9 @@ def new_handle() -> str:
 
 def short_id_for(session_key: str) -> str:
     """A short, non-reversible ID for display and search (not a prefix of the key)."""
-    return salted_hmac(
-        "sessions_panel.short_id", session_key, algorithm="sha256"
-    ).hexdigest()[:SHORT_ID_LENGTH]
+    return salted_hmac("sessions_panel.short_id", session_key, algorithm="sha256").hexdigest()[
+        :SHORT_ID_LENGTH
+    ]
 
 
 class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):
@@ -38,12 +38,8 @@ class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):
 class SessionRecord(models.Model):
     # The raw key never leaves the server: it is needed to delete from the real store.
     session_key = models.CharField(max_length=40, unique=True, editable=False)
-    handle = models.CharField(
-        max_length=32, unique=True, default=new_handle, editable=False
-    )
-    short_id = models.CharField(
-        _("session ID"), max_length=SHORT_ID_LENGTH, db_index=True
-    )
+    handle = models.CharField(max_length=32, unique=True, default=new_handle, editable=False)
+    short_id = models.CharField(_("session ID"), max_length=SHORT_ID_LENGTH, db_index=True)
     # No database constraint: a session may name a user that was deleted meanwhile, and
     # indexing it must never fail the request that saves it.
     user = models.ForeignKey(
@@ -56,9 +52,7 @@ class SessionRecord(models.Model):
         db_index=False,
         related_name="sessions_panel_records",
     )
-    ip = models.GenericIPAddressField(
-        _("IP address"), null=True, blank=True, unpack_ipv4=True
-    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True, unpack_ipv4=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     application = models.CharField(_("application"), max_length=100, blank=True)
     created = models.DateTimeField(_("created"))
@@ -73,9 +67,7 @@ class SessionRecord(models.Model):
         default_permissions = ("view", "delete")
         indexes = [
             models.Index(fields=["expiry"], name="sessions_pa_expiry_idx"),
-            models.Index(
-                fields=["user", "last_seen"], name="sessions_pa_user_seen_idx"
-            ),
+            models.Index(fields=["user", "last_seen"], name="sessions_pa_user_seen_idx"),
             models.Index(fields=["ip"], name="sessions_pa_ip_idx"),
             models.Index(fields=["last_seen", "id"], name="sessions_pa_seen_idx"),
         ]
@@ -112,9 +104,7 @@ class Revocation(models.Model):
     class Meta:
         default_permissions = ()
         constraints = [
-            models.UniqueConstraint(
-                fields=["kind", "target"], name="sessions_pa_revocation_uniq"
-            )
+            models.UniqueConstraint(fields=["kind", "target"], name="sessions_pa_revocation_uniq")
         ]
         indexes = [models.Index(fields=["expires"], name="sessions_pa_revoc_exp_idx")]
 

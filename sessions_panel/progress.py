@@ -8,9 +8,7 @@ from typing import Any
 class Progress:
     """Redraws one line (``\\r``) on a terminal; prints a line per step otherwise."""
 
-    def __init__(
-        self, stream: Any, total: int | None, label: str, width: int = 30
-    ) -> None:
+    def __init__(self, stream: Any, total: int | None, label: str, width: int = 30) -> None:
         self.stream = stream
         self.total = total
         self.label = label

@@ -100,9 +100,7 @@ async def aremove(session_key: str) -> None:
 
 def prune(now: datetime | None = None) -> int:
     """Drop index rows whose session has expired; returns how many."""
-    deleted, _ = SessionRecord.objects.filter(
-        expiry__lte=now or timezone.now()
-    ).delete()
+    deleted, _ = SessionRecord.objects.filter(expiry__lte=now or timezone.now()).delete()
     return deleted
 
 
@@ -133,7 +131,5 @@ def touch(
     changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)
     if not changed and now - last_seen < timedelta(seconds=interval):
         return False
-    SessionRecord.objects.filter(session_key=session_key).update(
-        last_seen=now, **_metadata(client)
-    )
+    SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **_metadata(client))
     return True

@@ -31,9 +31,7 @@ def now_stamp() -> float:
 
 
 def key_digest(session_key: str) -> str:
-    return salted_hmac(
-        "sessions_panel.revocation", session_key, algorithm="sha256"
-    ).hexdigest()
+    return salted_hmac("sessions_panel.revocation", session_key, algorithm="sha256").hexdigest()
 
 
 def stamp_of(data: Mapping[str, Any]) -> float:
@@ -51,16 +49,12 @@ def _query(session_key: str, user_id: Any) -> Q:
 
 
 def _refused(rows: list[tuple[str, float]], stamp: float) -> bool:
-    return any(
-        kind == Revocation.KEY or stamp < not_before for kind, not_before in rows
-    )
+    return any(kind == Revocation.KEY or stamp < not_before for kind, not_before in rows)
 
 
 def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
     rows = list(
-        Revocation.objects.filter(_query(session_key, user_id)).values_list(
-            "kind", "not_before"
-        )
+        Revocation.objects.filter(_query(session_key, user_id)).values_list("kind", "not_before")
     )
     return _refused(rows, stamp)
 
@@ -68,9 +62,9 @@ def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
 async def ais_refused(session_key: str, user_id: Any, stamp: float) -> bool:
     rows = [
         row
-        async for row in Revocation.objects.filter(
-            _query(session_key, user_id)
-        ).values_list("kind", "not_before")
+        async for row in Revocation.objects.filter(_query(session_key, user_id)).values_list(
+            "kind", "not_before"
+        )
     ]
     return _refused(rows, stamp)
 

@@ -62,9 +62,7 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     return {"actor": actor, "actor_repr": actor.get_username()[:150]}
 
 
-def _finish(
-    result: KillResult, actor: Any, reason: str, detail: str = ""
-) -> KillResult:
+def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> KillResult:
     reason = _clean_reason(reason)
     result.audit = AuditEntry.objects.create(
         scope=result.scope,
@@ -203,9 +201,7 @@ def _purge(queryset: Any, keep_key: str | None) -> tuple[int, list[str], list[An
         _evict_again_on_commit(store, keys)
         count += len(keys)
         short_ids.extend(s for _, key, s, _ in batch if key != keep_key)
-        user_ids.extend(
-            u for _, key, _, u in batch if key != keep_key and u is not None
-        )
+        user_ids.extend(u for _, key, _, u in batch if key != keep_key and u is not None)
     return count, short_ids, user_ids
 
 
@@ -214,29 +210,21 @@ def kill_user(
 ) -> KillResult:
     """End every session of ``user`` (indexed or not), except ``keep`` if given."""
     epoch = revocation.now_stamp()
-    keep_key = (
-        _keep(keep, epoch)
-        if keep is not None and _owner(keep) == str(user.pk)
-        else None
-    )
+    keep_key = _keep(keep, epoch) if keep is not None and _owner(keep) == str(user.pk) else None
     revocation.revoke_user(user.pk, epoch)
     live = SessionRecord.objects.live().filter(user=user)
     result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
     try:
         count, short_ids, _ = _purge(live.filter(created__lt=_at(epoch)), keep_key)
     except Exception:
-        logger.exception(
-            "purging the sessions of user %s failed; they are refused anyway", user.pk
-        )
+        logger.exception("purging the sessions of user %s failed; they are refused anyway", user.pk)
         count, short_ids = live.exclude(session_key=keep_key).count(), []
     result.requested = result.killed = count
     result.short_ids = short_ids
     return _finish(result, actor, reason, detail=f"user {user.get_username()}")
 
 
-def kill_all(
-    *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
-) -> KillResult:
+def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = None) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session).
 
     The global epoch ends them all at once, whatever their number; the store and the
@@ -249,13 +237,9 @@ def kill_all(
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
     live = SessionRecord.objects.live()
     try:
-        count, short_ids, user_ids = _purge(
-            live.filter(created__lt=_at(epoch)), keep_key
-        )
+        count, short_ids, user_ids = _purge(live.filter(created__lt=_at(epoch)), keep_key)
     except Exception:
-        logger.exception(
-            "purging after Kill All failed; every session is refused anyway"
-        )
+        logger.exception("purging after Kill All failed; every session is refused anyway")
         count, short_ids, user_ids = live.exclude(session_key=keep_key).count(), [], []
     result.requested = result.killed = count
     result.short_ids = short_ids

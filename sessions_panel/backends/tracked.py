@@ -85,9 +85,7 @@ class TrackedSessionMixin(_Base):
         ):
             raise UpdateError
         await super().asave(must_create=must_create)
-        await records.aupsert(
-            self.session_key, data, await self.aget_expiry_date(), self.client
-        )
+        await records.aupsert(self.session_key, data, await self.aget_expiry_date(), self.client)
 
     # -- delete ----------------------------------------------------------------------
 

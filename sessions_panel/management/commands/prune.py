@@ -18,6 +18,4 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         rows = records.prune()
         markers = revocation.prune()
-        self.stdout.write(
-            f"Pruned {rows:,} expired index rows and {markers:,} revocation markers."
-        )
+        self.stdout.write(f"Pruned {rows:,} expired index rows and {markers:,} revocation markers.")

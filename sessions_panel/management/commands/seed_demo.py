@@ -101,9 +101,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Seeded {count} demo sessions for {len(users)} users.")
         )
         self.stdout.write("")
-        self.stdout.write(
-            self.style.SUCCESS("  Admin login:  " + username + " / " + password)
-        )
+        self.stdout.write(self.style.SUCCESS("  Admin login:  " + username + " / " + password))
         self.stdout.write("")
 
     def _admin(self, username: str, credentials: Path) -> str:
@@ -113,9 +111,7 @@ class Command(BaseCommand):
         if admin is None or not password or not admin.check_password(password):
             password = password or secrets.token_urlsafe(9)
             if admin is None:
-                admin = User.objects.create_superuser(
-                    username, f"{username}@example.com", password
-                )
+                admin = User.objects.create_superuser(username, f"{username}@example.com", password)
             else:
                 admin.set_password(password)
                 admin.is_staff = admin.is_superuser = admin.is_active = True
@@ -156,9 +152,7 @@ class Command(BaseCommand):
         if keys:
             store.purge_keys(keys)
 
-    def _session(
-        self, store: Any, user: Any, client: ClientInfo, expiry: int | None
-    ) -> None:
+    def _session(self, store: Any, user: Any, client: ClientInfo, expiry: int | None) -> None:
         session = store()
         session.client = client
         if user is not None:

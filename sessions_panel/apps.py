@@ -11,7 +11,9 @@ class SessionsPanelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sessions_panel import checks
+        from sessions_panel import checks, receivers
+
+        receivers.connect()
 
         register(Tags.security)(checks.check_settings)
         register(Tags.compatibility)(checks.check_engine)

@@ -102,6 +102,12 @@ def _invalid_value(name: str, value: Any) -> str | None:
                 ipaddress.ip_network(item, strict=False)
         except (TypeError, ValueError):
             return "a list of CIDR ranges"
+    elif name == "IP_STORAGE":
+        if value not in ("full", "truncated", "none"):
+            return '"full", "truncated" or "none"'
+    elif name in ("STORE_USER_AGENT", "END_SESSIONS_ON_PASSWORD_CHANGE"):
+        if not isinstance(value, bool):
+            return "True or False"
     elif name == "APPLICATION_RESOLVER" and value is not None and not callable(value):
         try:
             import_string(value)

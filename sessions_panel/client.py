@@ -120,8 +120,17 @@ def application(request: HttpRequest, view_func: Any) -> str | None:
     return clean_user_agent(str(name), APPLICATION_MAX_LENGTH) or None
 
 
+def stored_ip(address: str | None) -> str | None:
+    """The address as the privacy setting ``IP_STORAGE`` allows it to be kept."""
+    mode = conf.IP_STORAGE
+    if address is None or mode == "none":
+        return None
+    if mode == "truncated":
+        prefix = 24 if ":" not in address else 48
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    return address
+
+
 def client_info(request: HttpRequest) -> ClientInfo:
-    return ClientInfo(
-        ip=client_ip(request),
-        user_agent=clean_user_agent(request.META.get("HTTP_USER_AGENT")),
-    )
+    user_agent = request.META.get("HTTP_USER_AGENT") if conf.STORE_USER_AGENT else None
+    return ClientInfo(ip=stored_ip(client_ip(request)), user_agent=clean_user_agent(user_agent))

@@ -28,6 +28,13 @@ DEFAULTS: Mapping[str, Any] = {
     "PAGE_SIZE": 50,
     # Seconds between live refreshes of the Sessions page (0 turns it off).
     "REFRESH_INTERVAL": 15,
+    # How client IPs are stored: "full", "truncated" (/24 for IPv4, /48 for IPv6), "none".
+    "IP_STORAGE": "full",
+    # Whether user agents are stored at all.
+    "STORE_USER_AGENT": True,
+    # End a user's other sessions when their password changes (their current session,
+    # re-keyed by update_session_auth_hash, stays).
+    "END_SESSIONS_ON_PASSWORD_CHANGE": False,
 }
 
 
@@ -75,6 +82,18 @@ class Settings:
     @property
     def REFRESH_INTERVAL(self) -> int:
         return int(get("REFRESH_INTERVAL"))
+
+    @property
+    def IP_STORAGE(self) -> str:
+        return str(get("IP_STORAGE"))
+
+    @property
+    def STORE_USER_AGENT(self) -> bool:
+        return bool(get("STORE_USER_AGENT"))
+
+    @property
+    def END_SESSIONS_ON_PASSWORD_CHANGE(self) -> bool:
+        return bool(get("END_SESSIONS_ON_PASSWORD_CHANGE"))
 
 
 conf = Settings()

@@ -75,6 +75,7 @@ def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> Ki
         detail=detail,
         **_actor_fields(actor),
     )
+    _log_entry(result, actor)
     logger.info(
         "sessions killed: scope=%s actor=%r requested=%d killed=%d already_ended=%d "
         "failed=%d reason=%r",
@@ -95,6 +96,23 @@ def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> Ki
         short_ids=result.short_ids,
     )
     return result
+
+
+def _log_entry(result: KillResult, actor: Any) -> None:
+    """A row in the admin's "Recent actions", linking to the audit entry."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or result.audit is None:
+        return
+    from django.contrib.admin.models import ADDITION, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    LogEntry.objects.create(
+        user_id=actor.pk,
+        content_type=ContentType.objects.get_for_model(AuditEntry),
+        object_id=str(result.audit.pk),
+        object_repr=f"Ended {result.killed} session(s) ({result.scope})"[:200],
+        action_flag=ADDITION,
+        change_message=f"Ended {result.killed} session(s); {result.failed} not ended.",
+    )
 
 
 def _end_one(record: SessionRecord) -> str:
@@ -258,3 +276,88 @@ def _at(epoch: float) -> datetime:
     # Index rows are inserted after their session is stamped, so a row created before
     # the epoch belongs to a session the epoch refuses; later rows are left alone.
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a kill would end: shown in dialogs and ``killsessions --dry-run``."""
+
+    sessions: int
+    users: int
+    guests: int
+
+
+def matching(
+    *,
+    user: Any = None,
+    ip: str | None = None,
+    except_staff: bool = False,
+    queryset: Any = None,
+) -> Any:
+    """Live index rows matching every given criterion (all of them if none is given)."""
+    from sessions_panel.client import parse_ip
+
+    rows = SessionRecord.objects.live() if queryset is None else queryset
+    if user is not None:
+        rows = rows.filter(user=user)
+    if ip is not None:
+        address = parse_ip(ip)
+        if address is None:
+            raise ValueError(f"not an IP address: {ip[:64]!r}")
+        rows = rows.filter(ip=str(address))
+    if except_staff:
+        rows = rows.exclude(user__is_staff=True)
+    return rows
+
+
+def preview(rows: Any) -> Preview:
+    from django.db.models import Count, Q
+
+    figures = rows.aggregate(
+        sessions=Count("pk"),
+        users=Count("user", distinct=True),
+        guests=Count("pk", filter=Q(user__isnull=True)),
+    )
+    return Preview(figures["sessions"], figures["users"], figures["guests"])
+
+
+def kill_sessions(
+    *,
+    user: Any = None,
+    ip: str | None = None,
+    all: bool = False,
+    except_staff: bool = False,
+    actor: Any = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    dry_run: bool = False,
+    progress: Any = None,
+) -> KillResult | Preview:
+    """The public API: end sessions by user, IP, or all of them (optionally not staff's).
+
+    ``all=True`` with no other criterion is Kill All (constant time, includes sessions
+    the index never saw); a ``user`` alone ends every session of that user the same
+    way. Other combinations end the matching indexed sessions one by one, each
+    confirmed by the store. ``dry_run`` returns a :class:`Preview` and ends nothing.
+    ``keep`` (the caller's session) is never ended.
+    """
+    if not all and user is None and ip is None:
+        raise ValueError("say which sessions to end: user=, ip= or all=True")
+    rows = matching(user=user, ip=ip, except_staff=except_staff)
+    if keep is not None and keep.session_key is not None:
+        rows = rows.exclude(session_key=keep.session_key)
+    if dry_run:
+        return preview(rows)
+    if all and user is None and ip is None and not except_staff:
+        return kill_all(actor=actor, reason=reason, keep=keep)
+    if user is not None and ip is None and not except_staff:
+        return kill_user(user, actor=actor, reason=reason, keep=keep)
+    scope = AuditEntry.SCOPE_ALL if all and user is None and ip is None else AuditEntry.SCOPE_FILTER
+
+    def each() -> Any:
+        for record in rows.select_related(None).iterator(chunk_size=PURGE_BATCH):
+            yield record
+            if progress is not None:
+                progress(1)
+
+    return kill_records(each(), actor=actor, reason=reason, scope=scope)

@@ -6,6 +6,9 @@ request metadata) and turns it into one statement on :class:`SessionRecord`.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +21,50 @@ from sessions_panel.client import ClientInfo
 from sessions_panel.models import SessionRecord, short_id_for
 
 METADATA_FIELDS = ("ip", "user_agent", "application")
+
+
+class RecentlySeen:
+    """Per-process memory of sessions whose "last seen" is known to be fresh.
+
+    It spares the index read on most requests: within the interval this process
+    already knows the row is fresh. Across processes each one writes at most once per
+    interval. Bounded (least recently used entries go first).
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, str | None, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fresh(self, key: str, client: ClientInfo | None, interval: int) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return False
+        seen_at, ip, user_agent = entry
+        if time.monotonic() - seen_at >= interval:
+            return False
+        return client is None or (client.ip, client.user_agent) == (ip, user_agent)
+
+    def remember(self, key: str, client: ClientInfo | None, age: float = 0.0) -> None:
+        ip, user_agent = (client.ip, client.user_agent) if client else (None, "")
+        with self._lock:
+            self._entries[key] = (time.monotonic() - age, ip, user_agent)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+recently_seen = RecentlySeen()
 
 
 def user_id_from(data: Mapping[str, Any]) -> Any:
@@ -74,6 +121,7 @@ def upsert(
     """Insert or refresh the row of a session the store has just saved."""
     objs, options = _upsert_args(session_key, data, expiry, client)
     SessionRecord.objects.bulk_create(objs, **options)
+    recently_seen.remember(session_key, client)
 
 
 async def aupsert(
@@ -84,17 +132,21 @@ async def aupsert(
 ) -> None:
     objs, options = _upsert_args(session_key, data, expiry, client)
     await SessionRecord.objects.abulk_create(objs, **options)
+    recently_seen.remember(session_key, client)
 
 
 def remove(session_key: str) -> None:
+    recently_seen.forget(session_key)
     SessionRecord.objects.filter(session_key=session_key).delete()
 
 
 def remove_many(session_keys: list[str]) -> None:
+    recently_seen.forget(*session_keys)
     SessionRecord.objects.filter(session_key__in=session_keys).delete()
 
 
 async def aremove(session_key: str) -> None:
+    recently_seen.forget(session_key)
     await SessionRecord.objects.filter(session_key=session_key).adelete()
 
 
@@ -113,11 +165,14 @@ def touch(
 ) -> bool:
     """Note that a session was used; returns whether the index was written.
 
-    One indexed read per call. A write only when "last seen" is older than
+    No query when this process knows the row is fresh (:data:`recently_seen`);
+    otherwise one indexed read. A write only when "last seen" is older than
     ``interval`` seconds, when the client's IP or user agent changed (worth seeing at
     once), or when the session was never indexed (created before the tracked engine
     was installed). The expiry is left as stored: touching never extends a session.
     """
+    if recently_seen.fresh(session_key, client, interval):
+        return False
     now = timezone.now()
     row = (
         SessionRecord.objects.filter(session_key=session_key)

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
+from django.db import connections, router
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -39,34 +40,40 @@ def stamp_of(data: Mapping[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _query(session_key: str, user_id: Any) -> Q:
-    query = Q(kind=Revocation.KEY, target=key_digest(session_key)) | Q(
-        kind=Revocation.ALL, target=""
+def _sql(user_id: Any) -> str:
+    table = Revocation._meta.db_table
+    sql = (
+        f"SELECT kind, not_before FROM {table} WHERE (kind = %s AND target = %s)"
+        f" OR (kind = %s AND target = %s)"
     )
-    if user_id is not None:
-        query |= Q(kind=Revocation.USER, target=str(user_id))
-    return query
+    return sql + (" OR (kind = %s AND target = %s)" if user_id is not None else "")
+
+
+def _params(session_key: str, user_id: Any) -> list[Any]:
+    params: list[Any] = [Revocation.KEY, key_digest(session_key), Revocation.ALL, ""]
+    return params + ([Revocation.USER, str(user_id)] if user_id is not None else [])
 
 
 def _refused(rows: list[tuple[str, float]], stamp: float) -> bool:
     return any(kind == Revocation.KEY or stamp < not_before for kind, not_before in rows)
 
 
+def _rows(session_key: str, user_id: Any) -> list[tuple[str, float]]:
+    # Plain SQL rather than the ORM: this runs on every request that carries a session,
+    # and the ORM's query building costs ten times more than the query itself.
+    connection = connections[router.db_for_read(Revocation)]
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(user_id), _params(session_key, user_id))
+        return list(cursor.fetchall())
+
+
 def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
-    rows = list(
-        Revocation.objects.filter(_query(session_key, user_id)).values_list("kind", "not_before")
-    )
-    return _refused(rows, stamp)
+    """Whether a load of this session must be refused (one indexed query)."""
+    return _refused(_rows(session_key, user_id), stamp)
 
 
 async def ais_refused(session_key: str, user_id: Any, stamp: float) -> bool:
-    rows = [
-        row
-        async for row in Revocation.objects.filter(_query(session_key, user_id)).values_list(
-            "kind", "not_before"
-        )
-    ]
-    return _refused(rows, stamp)
+    return _refused(await sync_to_async(_rows)(session_key, user_id), stamp)
 
 
 def _marker_expiry(expiry: datetime | None) -> datetime:

@@ -12,6 +12,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
 
 from sessions_panel.client import ClientInfo
+from sessions_panel.records import recently_seen
 
 ENGINES = ["db", "cached_db", "cache", "file"]
 
@@ -19,8 +20,10 @@ ENGINES = ["db", "cached_db", "cache", "file"]
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     caches["default"].clear()
+    recently_seen.clear()
     yield
     caches["default"].clear()
+    recently_seen.clear()
 
 
 @pytest.fixture(params=ENGINES)

@@ -88,7 +88,14 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
 
 
 def _invalid_value(name: str, value: Any) -> str | None:
-    if name in ("TRUSTED_PROXY_COUNT", "LAST_SEEN_INTERVAL", "REFRESH_INTERVAL"):
+    if name in (
+        "TRUSTED_PROXY_COUNT",
+        "LAST_SEEN_INTERVAL",
+        "REFRESH_INTERVAL",
+        "GUEST_SWARM_THRESHOLD",
+        "HISTORY_RETENTION_DAYS",
+        "AUDIT_RETENTION_DAYS",
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return "a whole number of 0 or more"
     elif name in ("PAGE_SIZE", "USER_AGENT_MAX_LENGTH"):

@@ -32,6 +32,12 @@ DEFAULTS: Mapping[str, Any] = {
     "IP_STORAGE": "full",
     # Whether user agents are stored at all.
     "STORE_USER_AGENT": True,
+    # "Guest swarm": more than this many live guest sessions from one IP address.
+    "GUEST_SWARM_THRESHOLD": 5,
+    # Days the IP history behind "New IP" is kept.
+    "HISTORY_RETENTION_DAYS": 90,
+    # Days kill audit entries are kept (0 keeps them forever).
+    "AUDIT_RETENTION_DAYS": 365,
     # End a user's other sessions when their password changes (their current session,
     # re-keyed by update_session_auth_hash, stays).
     "END_SESSIONS_ON_PASSWORD_CHANGE": False,
@@ -90,6 +96,18 @@ class Settings:
     @property
     def STORE_USER_AGENT(self) -> bool:
         return bool(get("STORE_USER_AGENT"))
+
+    @property
+    def GUEST_SWARM_THRESHOLD(self) -> int:
+        return int(get("GUEST_SWARM_THRESHOLD"))
+
+    @property
+    def HISTORY_RETENTION_DAYS(self) -> int:
+        return int(get("HISTORY_RETENTION_DAYS"))
+
+    @property
+    def AUDIT_RETENTION_DAYS(self) -> int:
+        return int(get("AUDIT_RETENTION_DAYS"))
 
     @property
     def END_SESSIONS_ON_PASSWORD_CHANGE(self) -> bool:

@@ -58,6 +58,9 @@ class SessionRecord(models.Model):
     created = models.DateTimeField(_("created"))
     last_seen = models.DateTimeField(_("last seen"))
     expiry = models.DateTimeField(_("expires"))
+    # What the session started with (written once): a change means a possible hijack.
+    initial_ip = models.GenericIPAddressField(null=True, blank=True, unpack_ipv4=True)
+    initial_user_agent = models.CharField(max_length=512, blank=True)
 
     objects = SessionRecordQuerySet.as_manager()
 
@@ -65,6 +68,7 @@ class SessionRecord(models.Model):
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         default_permissions = ("view", "delete")
+        permissions = [("reveal_ip", _("Can reveal IP addresses"))]
         indexes = [
             models.Index(fields=["expiry"], name="sessions_pa_expiry_idx"),
             models.Index(fields=["user", "last_seen"], name="sessions_pa_user_seen_idx"),
@@ -79,6 +83,34 @@ class SessionRecord(models.Model):
     @property
     def is_authenticated(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def client_changed(self) -> bool:
+        """The IP or browser differs from what the session started with."""
+        return (self.ip, self.user_agent) != (self.initial_ip, self.initial_user_agent)
+
+
+class SeenAddress(models.Model):
+    """Which IPs a user's sessions came from, and when: the history behind "New IP"."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+    )
+    ip = models.GenericIPAddressField(unpack_ipv4=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["user", "ip"], name="sessions_pa_seenaddr_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.ip}"
 
 
 class Revocation(models.Model):

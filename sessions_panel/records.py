@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from sessions_panel.client import ClientInfo
-from sessions_panel.models import SessionRecord, short_id_for
+from sessions_panel.models import SeenAddress, SessionRecord, short_id_for
 
 METADATA_FIELDS = ("ip", "user_agent", "application")
 
@@ -102,6 +103,8 @@ def _upsert_args(
         created=now,
         last_seen=now,
         expiry=expiry,
+        initial_ip=metadata.get("ip"),
+        initial_user_agent=metadata.get("user_agent", ""),
         **metadata,
     )
     options = {
@@ -121,6 +124,7 @@ def upsert(
     """Insert or refresh the row of a session the store has just saved."""
     objs, options = _upsert_args(session_key, data, expiry, client)
     SessionRecord.objects.bulk_create(objs, **options)
+    note_address(objs[0].user_id, objs[0].ip)
     recently_seen.remember(session_key, client)
 
 
@@ -132,7 +136,21 @@ async def aupsert(
 ) -> None:
     objs, options = _upsert_args(session_key, data, expiry, client)
     await SessionRecord.objects.abulk_create(objs, **options)
+    await sync_to_async(note_address)(objs[0].user_id, objs[0].ip)
     recently_seen.remember(session_key, client)
+
+
+def note_address(user_id: Any, ip: str | None, now: datetime | None = None) -> None:
+    """Add ``ip`` to the user's address history (what "New IP" compares against)."""
+    if user_id is None or ip is None:
+        return
+    now = now or timezone.now()
+    SeenAddress.objects.bulk_create(
+        [SeenAddress(user_id=user_id, ip=ip, first_seen=now, last_seen=now)],
+        update_conflicts=True,
+        unique_fields=["user", "ip"],
+        update_fields=["last_seen"],
+    )
 
 
 def remove(session_key: str) -> None:

@@ -1,21 +1,38 @@
-"""Drop index rows of expired sessions and revocation markers that can refuse nothing."""
+"""Drop what the panel no longer needs: expired index rows, spent revocation markers,
+and history past its retention (IP history, audit entries)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from sessions_panel import records, revocation
+from sessions_panel.conf import conf
+from sessions_panel.models import AuditEntry, SeenAddress
 
 
 class Command(BaseCommand):
     help = (
-        "Remove expired sessions from the panel's index. Django's clearsessions does "
-        "this too when a tracked engine is configured."
+        "Remove expired sessions from the panel's index (Django's clearsessions does this "
+        "too with a tracked engine), and IP history and audit entries past their retention."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rows = records.prune()
+        now = timezone.now()
+        rows = records.prune(now)
         markers = revocation.prune()
-        self.stdout.write(f"Pruned {rows:,} expired index rows and {markers:,} revocation markers.")
+        history, _ = SeenAddress.objects.filter(
+            last_seen__lt=now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
+        ).delete()
+        audit = 0
+        if conf.AUDIT_RETENTION_DAYS > 0:
+            audit, _ = AuditEntry.objects.filter(
+                created__lt=now - timedelta(days=conf.AUDIT_RETENTION_DAYS)
+            ).delete()
+        self.stdout.write(
+            f"Pruned {rows:,} expired index rows, {markers:,} revocation markers, "
+            f"{history:,} IP history entries and {audit:,} audit entries."
+        )

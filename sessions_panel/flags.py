@@ -1,0 +1,184 @@
+"""Risk flags: why a session deserves a second look.
+
+Each flag is computed for a page of rows with a fixed number of indexed queries
+(never one per row), and each can filter the list (:func:`filter_rows`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from sessions_panel.conf import conf
+from sessions_panel.models import SeenAddress, SessionRecord
+
+MULTIPLE = "multiple"
+NEW_IP = "new-ip"
+SWARM = "swarm"
+CHANGED = "changed"
+
+LABELS = {
+    MULTIPLE: _("Multiple sessions"),
+    NEW_IP: _("New IP"),
+    SWARM: _("Guest swarm"),
+    CHANGED: _("IP or browser changed"),
+}
+
+# A session notes its address when it is created; this much slack covers the gap.
+_SLACK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    label: str
+    why: str
+
+
+def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
+    """The flags of each row (by primary key), in four queries whatever the page size."""
+    live = SessionRecord.objects.live()
+    user_ids = {r.user_id for r in rows if r.user_id is not None}
+    guest_ips = {r.ip for r in rows if r.user_id is None and r.ip}
+    pairs = {(r.user_id, r.ip) for r in rows if r.user_id is not None and r.ip}
+
+    per_user: dict[Any, int] = {}
+    first_seen: dict[tuple[Any, str], Any] = {}
+    history_start: dict[Any, Any] = {}
+    if user_ids:
+        per_user = dict(
+            live.filter(user_id__in=user_ids)
+            .values_list("user_id")
+            .annotate(n=Count("pk"))
+            .values_list("user_id", "n")
+        )
+        history_start = dict(
+            SeenAddress.objects.filter(user_id__in=user_ids)
+            .values_list("user_id")
+            .annotate(first=Min("first_seen"))
+            .values_list("user_id", "first")
+        )
+    if pairs:
+        first_seen = {
+            (u, ip): seen
+            for u, ip, seen in SeenAddress.objects.filter(
+                user_id__in={u for u, _ in pairs}, ip__in={ip for _, ip in pairs}
+            ).values_list("user_id", "ip", "first_seen")
+        }
+    per_ip: dict[str | None, int] = {}
+    if guest_ips:
+        per_ip = dict(
+            live.filter(user__isnull=True, ip__in=guest_ips)
+            .values_list("ip")
+            .annotate(n=Count("pk"))
+            .values_list("ip", "n")
+        )
+
+    threshold = conf.GUEST_SWARM_THRESHOLD
+    result: dict[int, list[Flag]] = {}
+    for row in rows:
+        flags: list[Flag] = []
+        count = per_user.get(row.user_id, 0)
+        if row.user_id is not None and count > 1:
+            flags.append(
+                Flag(
+                    MULTIPLE,
+                    f"{LABELS[MULTIPLE]} ({count})",
+                    ngettext(
+                        "This user has %(n)d live session.",
+                        "This user has %(n)d live sessions at once.",
+                        count,
+                    )
+                    % {"n": count},
+                )
+            )
+        seen = first_seen.get((row.user_id, row.ip)) if row.ip else None
+        start = history_start.get(row.user_id)
+        if seen is not None and start is not None and _is_new(seen, start, row):
+            flags.append(
+                Flag(
+                    NEW_IP,
+                    str(LABELS[NEW_IP]),
+                    str(_("This user had never used this IP address before this session.")),
+                )
+            )
+        guests = per_ip.get(row.ip or "", 0) if row.user_id is None else 0
+        if guests > threshold:
+            flags.append(
+                Flag(
+                    SWARM,
+                    f"{LABELS[SWARM]} ({guests})",
+                    ngettext(
+                        "%(n)d guest session from this IP address.",
+                        "%(n)d guest sessions from this IP address (more than %(max)d).",
+                        guests,
+                    )
+                    % {"n": guests, "max": threshold},
+                )
+            )
+        if row.client_changed:
+            flags.append(
+                Flag(
+                    CHANGED,
+                    str(LABELS[CHANGED]),
+                    str(_("The IP address or browser changed during this session.")),
+                )
+            )
+        result[row.pk] = flags
+    return result
+
+
+def _is_new(first_seen: Any, history_start: Any, row: SessionRecord) -> bool:
+    # New: the address first appeared with this session, and the user has older history.
+    return bool(first_seen >= row.created - _SLACK and history_start < row.created - _SLACK)
+
+
+def filter_rows(rows: QuerySet[SessionRecord], code: str) -> QuerySet[SessionRecord]:
+    """Only the rows carrying flag ``code`` (unknown codes filter nothing out)."""
+    live = SessionRecord.objects.live()
+    if code == MULTIPLE:
+        crowded = (
+            live.filter(user__isnull=False)
+            .values("user_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values("user_id")
+        )
+        return rows.filter(user_id__in=crowded)
+    if code == SWARM:
+        swarms = (
+            live.filter(user__isnull=True, ip__isnull=False)
+            .values("ip")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=conf.GUEST_SWARM_THRESHOLD)
+            .values("ip")
+        )
+        return rows.filter(user__isnull=True, ip__in=swarms)
+    if code == NEW_IP:
+        introduced = SeenAddress.objects.filter(
+            user_id=OuterRef("user_id"),
+            ip=OuterRef("ip"),
+            first_seen__gte=OuterRef("created") - _SLACK,
+        )
+        older = SeenAddress.objects.filter(
+            user_id=OuterRef("user_id"), first_seen__lt=OuterRef("created") - _SLACK
+        )
+        return rows.filter(Exists(introduced), Exists(older))
+    if code == CHANGED:
+        return rows.filter(
+            ~Q(ip=F("initial_ip"))
+            | Q(ip__isnull=True, initial_ip__isnull=False)
+            | Q(ip__isnull=False, initial_ip__isnull=True)
+            | ~Q(user_agent=F("initial_user_agent"))
+        )
+    return rows
+
+
+def codes() -> Iterable[tuple[str, str]]:
+    return [(code, str(label)) for code, label in LABELS.items()]

@@ -95,6 +95,7 @@ def _invalid_value(name: str, value: Any) -> str | None:
         "GUEST_SWARM_THRESHOLD",
         "HISTORY_RETENTION_DAYS",
         "AUDIT_RETENTION_DAYS",
+        "REAUTH_WINDOW",
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return "a whole number of 0 or more"

@@ -38,6 +38,9 @@ DEFAULTS: Mapping[str, Any] = {
     "HISTORY_RETENTION_DAYS": 90,
     # Days kill audit entries are kept (0 keeps them forever).
     "AUDIT_RETENTION_DAYS": 365,
+    # Seconds after a login or password check during which Kill All and filter-wide
+    # kills do not ask for the password again (0: never ask).
+    "REAUTH_WINDOW": 600,
     # End a user's other sessions when their password changes (their current session,
     # re-keyed by update_session_auth_hash, stays).
     "END_SESSIONS_ON_PASSWORD_CHANGE": False,
@@ -96,6 +99,10 @@ class Settings:
     @property
     def STORE_USER_AGENT(self) -> bool:
         return bool(get("STORE_USER_AGENT"))
+
+    @property
+    def REAUTH_WINDOW(self) -> int:
+        return int(get("REAUTH_WINDOW"))
 
     @property
     def GUEST_SWARM_THRESHOLD(self) -> int:

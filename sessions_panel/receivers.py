@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save, pre_delete, pre_save
 
-from sessions_panel import termination
+from sessions_panel import reauth, termination
 from sessions_panel.conf import conf
 
 
@@ -51,3 +52,4 @@ def connect() -> None:
     pre_save.connect(_remember_old_state, sender=user_model, dispatch_uid=uid)
     post_save.connect(_end_after_save, sender=user_model, dispatch_uid=uid)
     pre_delete.connect(_end_before_delete, sender=user_model, dispatch_uid=uid)
+    user_logged_in.connect(reauth.on_login, dispatch_uid=uid)

@@ -117,9 +117,13 @@ def _invalid_value(name: str, value: Any) -> str | None:
         if not isinstance(value, bool):
             return "True or False"
     elif name == "APPLICATION_RESOLVER" and value is not None and not callable(value):
+        # A non-string would crash import_string; a path to a non-callable would fail
+        # every request.
         try:
-            import_string(value)
-        except (ImportError, TypeError):
+            target = import_string(value) if isinstance(value, str) else None
+        except ImportError:
+            target = None
+        if not callable(target):
             return "None or the dotted path of a callable (request) -> str"
     return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -177,7 +177,7 @@ def prune(now: datetime | None = None) -> int:
 def touch(
     session_key: str,
     data: Mapping[str, Any],
-    expiry: datetime,
+    expiry: Callable[[], datetime],
     client: ClientInfo | None,
     interval: int,
 ) -> bool:
@@ -198,7 +198,7 @@ def touch(
         .first()
     )
     if row is None:
-        upsert(session_key, data, expiry, client)
+        upsert(session_key, data, expiry(), client)
         return True
     last_seen, ip, user_agent = row
     changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)

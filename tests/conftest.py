@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from sessions_panel.client import ClientInfo
 from sessions_panel.records import recently_seen
@@ -17,12 +18,24 @@ from sessions_panel.records import recently_seen
 ENGINES = ["db", "cached_db", "cache", "file"]
 
 
+def clear_cache() -> None:
+    """Empty this run's cache; on Redis only this run's keys (no FLUSHDB on a shared DB)."""
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    caches["default"].clear()
+    clear_cache()
     recently_seen.clear()
     yield
-    caches["default"].clear()
+    clear_cache()
     recently_seen.clear()
 
 

@@ -17,3 +17,6 @@ SESSION_FILE_PATH = tempfile.mkdtemp(prefix="sessions-panel-tests-")
 if "KEY_PREFIX" in CACHES["default"]:
     # Parallel runs sharing one Redis must not see each other's sessions.
     CACHES["default"]["KEY_PREFIX"] = f"sp-test-{os.getpid()}"
+# pytest-django runs with DEBUG off, which would make WhiteNoise look for a collected
+# STATIC_ROOT (and warn, an error here); serve from the finders as in development.
+WHITENOISE_AUTOREFRESH = True

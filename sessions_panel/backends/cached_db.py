@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,16 @@ class SessionStore(TrackedSessionMixin, cached_db.SessionStore):
         stored = super()._get_session_from_db()  # type: ignore[misc]
         self._stored_expiry = stored.expire_date if stored is not None else None
         return stored
+
+    def stored_expiry(self) -> datetime:
+        if self._stored_expiry is None and self.session_key is not None:
+            # Loaded from the cache, which does not say; the database row does.
+            self._stored_expiry = (
+                self.model.objects.filter(session_key=self.session_key)
+                .values_list("expire_date", flat=True)
+                .first()
+            )
+        return super().stored_expiry()
 
     @classmethod
     def purge_keys(cls, session_keys: list[str]) -> None:

@@ -14,6 +14,21 @@ from sessions_panel.backends.tracked import TrackedSessionMixin
 
 
 class SessionStore(TrackedSessionMixin, file.SessionStore):
+    def load(self) -> dict[str, object]:
+        data = super().load()
+        if self._session_key is not None and data:
+            # The store's own expiry (file age, or the custom one), for indexing a
+            # session on its next request without extending it.
+            try:
+                modified = self._last_modification()  # type: ignore[attr-defined]
+            except OSError:
+                self._stored_expiry = None
+            else:
+                self._stored_expiry = self.get_expiry_date(
+                    modification=modified, expiry=data.get("_session_expiry")
+                )
+        return data
+
     async def asave(self, must_create: bool = False) -> None:
         await sync_to_async(self.save)(must_create=must_create)
 

@@ -134,5 +134,8 @@ class TrackedSessionMixin(_Base):
         data = self._get_session()  # type: ignore[attr-defined]
         if self.session_key is None:
             return False
-        expiry = self._stored_expiry or self.get_expiry_date()
-        return records.touch(self.session_key, data, expiry, self.client, interval)
+        return records.touch(self.session_key, data, self.stored_expiry, self.client, interval)
+
+    def stored_expiry(self) -> datetime:
+        """When the store will drop this session; asked only when indexing it late."""
+        return self._stored_expiry or self.get_expiry_date()

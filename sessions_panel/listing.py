@@ -1,0 +1,306 @@
+"""Which sessions the Sessions page shows: search, status filter, order, paging, counts.
+
+Everything here is an indexed query on the :class:`SessionRecord` index, bounded in
+size, and a page costs the same fixed number of queries however long it is. Two traps
+from the measurements in DESIGN.md shape the search:
+
+- a username substring must not be one JOIN (``username LIKE '%x%' ORDER BY last_seen``
+  walks the whole index): the matching users are found first, then their sessions by
+  ``user_id`` (the ``(user, last_seen)`` index);
+- paging never goes deep: "load more" widens one query from the top, capped at
+  :data:`MAX_ROWS` rows, so an offset never grows with the table.
+
+Rows leave this module as :class:`Row` values, which hold no session key: the raw key
+cannot reach a template even by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
+from django.utils.timesince import timeuntil
+from django.utils.translation import gettext as _
+
+from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
+from sessions_panel.useragent import describe
+
+#: Longer search text is cut: nothing we match against is longer.
+MAX_QUERY_LENGTH = 200
+#: "Load more" stops here; past it the admin narrows the list with search or filters.
+MAX_ROWS = 1000
+#: Up to this many matching users are looked up by id; past it, one subquery.
+USER_MATCH_LIMIT = 500
+
+STATUS_ALL = "all"
+STATUS_AUTHENTICATED = "authenticated"
+STATUS_GUEST = "guest"
+STATUSES = (STATUS_ALL, STATUS_AUTHENTICATED, STATUS_GUEST)
+
+SORT_LAST_SEEN = "last_seen"
+#: Each order ends on the primary key, so ties never swap places between refreshes.
+SORTS: Mapping[str, tuple[Any, ...]] = {
+    SORT_LAST_SEEN: (F("last_seen").desc(), F("id").desc()),
+    "expiry": (F("expiry").asc(), F("id").asc()),
+    # Grouped by account (the (user, last_seen) index), guests last.
+    "user": (F("user_id").asc(nulls_last=True), F("last_seen").desc(), F("id").desc()),
+    "ip": (F("ip").asc(nulls_last=True), F("id").asc()),
+}
+
+_IP_PREFIX = re.compile(r"[0-9a-f.:]+")
+_SHORT_ID_PREFIX = re.compile(rf"[0-9a-f]{{1,{SHORT_ID_LENGTH}}}")
+
+
+def _page_number(value: str | None, last: int) -> int:
+    try:
+        number = int(value or 1)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), last)
+
+
+@dataclass(frozen=True)
+class ListState:
+    """What the admin asked to see, parsed from the query string and made safe."""
+
+    q: str = ""
+    status: str = STATUS_ALL
+    sort: str = SORT_LAST_SEEN
+    page: int = 1
+    page_size: int = 50
+    #: Set when the search text cannot be used at all; the page shows it, no rows.
+    error: str = ""
+    #: Set when the search text was usable after a change (e.g. shortened).
+    notice: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], page_size: int) -> ListState:
+        """Never raises: every bad value falls back to its default or is clamped."""
+        page_size = max(1, int(page_size))
+        raw = str(params.get("q") or "")
+        error = notice = ""
+        if "\x00" in raw:
+            error = _("The search text contains a character that is not allowed.")
+            raw = raw.replace("\x00", "")
+        if len(raw) > MAX_QUERY_LENGTH:
+            notice = _("The search text was shortened to %(count)d characters.") % {
+                "count": MAX_QUERY_LENGTH
+            }
+            raw = raw[:MAX_QUERY_LENGTH]
+        status = str(params.get("status") or STATUS_ALL)
+        sort = str(params.get("sort") or SORT_LAST_SEEN)
+        return cls(
+            q=raw.strip(),
+            status=status if status in STATUSES else STATUS_ALL,
+            sort=sort if sort in SORTS else SORT_LAST_SEEN,
+            page=_page_number(params.get("page"), max(1, MAX_ROWS // page_size)),
+            page_size=page_size,
+            error=error,
+            notice=notice,
+        )
+
+    @property
+    def last_page(self) -> int:
+        return max(1, MAX_ROWS // self.page_size)
+
+    @property
+    def limit(self) -> int:
+        return self.page * self.page_size
+
+    @property
+    def query(self) -> str:
+        """The canonical query string of this state, defaults left out."""
+        return self.query_with()
+
+    @property
+    def next_query(self) -> str:
+        return self.query_with(page=self.page + 1)
+
+    def query_with(self, **changes: Any) -> str:
+        state = replace(self, **changes)
+        params: dict[str, str] = {}
+        if state.q:
+            params["q"] = state.q
+        if state.status != STATUS_ALL:
+            params["status"] = state.status
+        if state.sort != SORT_LAST_SEEN:
+            params["sort"] = state.sort
+        if state.page != 1:
+            params["page"] = str(state.page)
+        return urlencode(params)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One session as the page shows it: display values and the public handle only."""
+
+    handle: str
+    short_id: str
+    user_id: Any
+    username: str
+    full_name: str
+    ip: str | None
+    application: str
+    user_agent: str
+    browser: str
+    expiry: datetime
+    expires_in: str
+    last_seen: datetime
+    is_current: bool
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def user_label(self) -> str:
+        if self.user_id is None:
+            return _("Guest")
+        return self.username or _("Deleted user")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    #: More rows match than are shown, and "load more" can show them.
+    has_more: bool
+    #: More rows match than :data:`MAX_ROWS`: the admin has to narrow the list.
+    capped: bool
+
+
+def _user_search_fields() -> list[str]:
+    """Text fields of the user model worth searching (custom models may lack some)."""
+    user_model = get_user_model()
+    names = [
+        user_model.USERNAME_FIELD,
+        user_model.get_email_field_name(),
+        "first_name",
+        "last_name",
+    ]
+    fields: list[str] = []
+    for name in dict.fromkeys(names):
+        try:
+            field = user_model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if isinstance(field, models.CharField | models.TextField):
+            fields.append(name)
+    return fields
+
+
+def _matching_users(q: str) -> Q | None:
+    """Users first, then their sessions by id: one indexed lookup per matching user.
+
+    One query. ``icontains`` escapes ``%``, ``_`` and ``\\`` itself, so they match
+    literally.
+    """
+    fields = _user_search_fields()
+    if not fields:
+        return None
+    condition = Q()
+    for name in fields:
+        condition |= Q(**{f"{name}__icontains": q})
+    users = get_user_model()._default_manager.filter(condition)
+    ids = list(users.values_list("pk", flat=True)[: USER_MATCH_LIMIT + 1])
+    if not ids:
+        return None
+    if len(ids) > USER_MATCH_LIMIT:
+        # So many users match that the sessions themselves are plentiful: the walk
+        # down the last-seen index stops early, and the subquery stays one statement.
+        return Q(user_id__in=users.values("pk"))
+    return Q(user_id__in=ids)
+
+
+def search_condition(q: str) -> Q:
+    """Sessions whose user, IP (prefix), application or short ID matches ``q``."""
+    needle = q.lower()
+    condition = Q(application__icontains=q)
+    users = _matching_users(q)
+    if users is not None:
+        condition |= users
+    if _IP_PREFIX.fullmatch(needle):
+        condition |= Q(ip__startswith=needle)
+    if _SHORT_ID_PREFIX.fullmatch(needle):
+        condition |= Q(short_id__startswith=needle)
+    return condition
+
+
+def filtered(state: ListState, now: datetime) -> models.QuerySet[SessionRecord]:
+    queryset = SessionRecord.objects.filter(expiry__gt=now)
+    if state.status == STATUS_AUTHENTICATED:
+        queryset = queryset.filter(user_id__isnull=False)
+    elif state.status == STATUS_GUEST:
+        queryset = queryset.filter(user_id__isnull=True)
+    if state.q:
+        queryset = queryset.filter(search_condition(state.q))
+    return queryset
+
+
+def _row(record: Any, now: datetime) -> Row:
+    user = record.user
+    return Row(
+        handle=record.handle,
+        short_id=record.short_id,
+        user_id=record.user_id,
+        username=user.get_username() if user is not None else "",
+        full_name=(user.get_full_name() if hasattr(user, "get_full_name") else "")
+        if user is not None
+        else "",
+        ip=record.ip,
+        application=record.application,
+        user_agent=record.user_agent,
+        browser=describe(record.user_agent),
+        expiry=record.expiry,
+        expires_in=timeuntil(record.expiry, now, depth=1),
+        last_seen=record.last_seen,
+        is_current=bool(record.is_current),
+    )
+
+
+def fetch(state: ListState, now: datetime, own_key: str | None) -> Page:
+    """The rows of pages 1..``state.page``: one query (plus one for a user search)."""
+    if state.error:
+        return Page(rows=[], has_more=False, capped=False)
+    is_current: Any = (
+        ExpressionWrapper(Q(session_key=own_key), output_field=BooleanField())
+        if own_key
+        else Value(False)
+    )
+    queryset = (
+        filtered(state, now)
+        .select_related("user")
+        .defer("session_key")
+        .annotate(is_current=is_current)
+        .order_by(*SORTS[state.sort])
+    )
+    records = list(queryset[: state.limit + 1])
+    more = len(records) > state.limit
+    rows = [_row(record, now) for record in records[: state.limit]]
+    at_cap = state.page >= state.last_page
+    return Page(rows=rows, has_more=more and not at_cap, capped=more and at_cap)
+
+
+@dataclass(frozen=True)
+class Counts:
+    live: int
+    #: Whether the caller's own session is among the live ones (Kill All keeps it).
+    own_is_live: bool
+
+    @property
+    def others(self) -> int:
+        return max(0, self.live - int(self.own_is_live))
+
+
+def counts(now: datetime, own_key: str | None) -> Counts:
+    """Two indexed queries: ``count(*)`` on the expiry index and one unique lookup."""
+    live = SessionRecord.objects.filter(expiry__gt=now).count()
+    own = SessionRecord.objects.filter(session_key=own_key or "", expiry__gt=now)
+    return Counts(live=live, own_is_live=own.exists())

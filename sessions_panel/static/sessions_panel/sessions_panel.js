@@ -1,0 +1,276 @@
+/*
+ * Sessions page behaviour. htmx does the requests; this file only does what markup
+ * cannot, and works under a strict Content-Security-Policy (no eval, no inline code):
+ *
+ * - confirmation dialogs (native <dialog>, showModal: focus trapped, Esc cancels),
+ *   filled from the row's data attributes with textContent, never as HTML;
+ * - IP badges: click (or Enter/Space, native to <button>) toggles aria-pressed; the
+ *   revealed ones are remembered by handle and re-applied after every swap;
+ * - the live refresh: polls are skipped while a dialog is open or the page is hidden,
+ *   and the list refreshes as soon as the page is visible again;
+ * - keyboard focus survives a refresh, and "Load more" moves it to the first new row.
+ */
+"use strict";
+
+(function () {
+  const revealed = new Set();
+  let revealAll = false;
+  let pendingFocus = null;
+  let focusRowIndex = null;
+  let focusListAfterSwap = false;
+
+  document.documentElement.classList.add("sp-js");
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function setPressed(button, pressed) {
+    button.setAttribute("aria-pressed", pressed ? "true" : "false");
+  }
+
+  function applyReveal() {
+    document.querySelectorAll("button.sp-ip[data-handle]").forEach(function (badge) {
+      setPressed(badge, revealAll || revealed.has(badge.dataset.handle));
+    });
+    const all = byId("sp-reveal-all");
+    if (all) {
+      setPressed(all, revealAll);
+    }
+  }
+
+  function toggleBadge(badge) {
+    const handle = badge.dataset.handle;
+    const reveal = badge.getAttribute("aria-pressed") !== "true";
+    if (revealAll && !reveal) {
+      // Leaving "reveal all" by hiding one: keep the others revealed.
+      revealAll = false;
+      document.querySelectorAll("button.sp-ip[data-handle]").forEach(function (other) {
+        revealed.add(other.dataset.handle);
+      });
+    }
+    if (reveal) {
+      revealed.add(handle);
+    } else {
+      revealed.delete(handle);
+    }
+    applyReveal();
+  }
+
+  function toggleAll(button) {
+    revealAll = button.getAttribute("aria-pressed") !== "true";
+    if (!revealAll) {
+      revealed.clear();
+    }
+    applyReveal();
+  }
+
+  function fillDialog(dialog, values) {
+    dialog.querySelectorAll("[data-sp-field]").forEach(function (element) {
+      const value = values[element.dataset.spField] || "";
+      if (element instanceof HTMLInputElement) {
+        element.value = value;
+      } else {
+        element.textContent = value || "\u2014";
+      }
+    });
+    dialog.querySelectorAll("[data-sp-if]").forEach(function (element) {
+      element.hidden = values[element.dataset.spIf] !== "true";
+    });
+    dialog.querySelectorAll("input[name=reason]").forEach(function (input) {
+      input.value = "";
+    });
+  }
+
+  function openKillDialog(form) {
+    const dialog = byId("sp-kill-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return false;
+    }
+    const data = form.dataset;
+    fillDialog(dialog, {
+      handle: form.elements.handle.value,
+      user: data.user,
+      application: data.application,
+      ip: data.ip,
+      "short-id": data.shortId,
+      current: data.current,
+      authenticated: data.authenticated,
+    });
+    dialog.showModal();
+    return true;
+  }
+
+  function openDialog(id) {
+    const dialog = byId(id);
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return false;
+    }
+    dialog.querySelectorAll("input[name=reason]").forEach(function (input) {
+      input.value = "";
+    });
+    dialog.showModal();
+    return true;
+  }
+
+  function showError() {
+    const region = byId("sp-messages");
+    const page = byId("sp-page");
+    if (!region || !page) {
+      return;
+    }
+    const list = document.createElement("ul");
+    list.className = "messagelist";
+    const item = document.createElement("li");
+    item.className = "error";
+    item.textContent = page.dataset.errorText || "";
+    list.appendChild(item);
+    region.replaceChildren(list);
+  }
+
+  function isPoll(element) {
+    return Boolean(element) && element.id === "sp-poller";
+  }
+
+  // -- clicks: IP badges, "reveal all", dialog openers and closers ------------------
+
+  document.addEventListener("click", function (event) {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) {
+      return;
+    }
+    const badge = target.closest("button.sp-ip[data-handle]");
+    if (badge) {
+      toggleBadge(badge);
+      return;
+    }
+    const all = target.closest("#sp-reveal-all");
+    if (all) {
+      toggleAll(all);
+      return;
+    }
+    const opener = target.closest("[data-sp-open]");
+    if (opener && openDialog(opener.dataset.spOpen)) {
+      event.preventDefault();
+      return;
+    }
+    const closer = target.closest("[data-sp-close]");
+    if (closer) {
+      const dialog = closer.closest("dialog");
+      event.preventDefault();
+      if (dialog && dialog.open) {
+        dialog.close();
+      } else if (window.location.hash) {
+        window.location.hash = "";
+      }
+    }
+  });
+
+  // A row's Kill form posts directly without JavaScript; with it, confirm first.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.classList.contains("sp-kill-form")) {
+      if (openKillDialog(form)) {
+        event.preventDefault();
+      }
+    }
+  });
+
+  // -- htmx: pause the poll, keep focus and revealed IPs across swaps ---------------
+
+  document.addEventListener("htmx:confirm", function (event) {
+    if (isPoll(event.target) && (document.hidden || document.querySelector("dialog[open]"))) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const element = event.detail.elt;
+    if (element && element.dataset && element.dataset.spMore) {
+      focusRowIndex = Number(element.dataset.spMore);
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    const active = document.activeElement;
+    const results = byId("sp-results");
+    pendingFocus =
+      active && results && results.contains(active) && active.dataset
+        ? active.dataset.spFocus || null
+        : null;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const element = event.detail.elt;
+    const dialog = element && element.closest ? element.closest("dialog") : null;
+    if (dialog && dialog.open) {
+      dialog.close();
+      focusListAfterSwap = true;
+    }
+    if (event.detail.failed && !isPoll(element)) {
+      showError();
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    if (!isPoll(event.detail.elt)) {
+      showError();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    applyReveal();
+    if (!(event.target instanceof Element) || event.target.id !== "sp-results") {
+      return; // an out-of-band piece (badge, count): focus is the results' business
+    }
+    const rows = document.querySelectorAll("#sp-results tr.sp-row");
+    if (focusRowIndex !== null) {
+      const row = rows[focusRowIndex] || rows[rows.length - 1];
+      focusRowIndex = null;
+      if (row) {
+        row.focus();
+        return;
+      }
+    }
+    if (pendingFocus) {
+      const selector = '[data-sp-focus="' + CSS.escape(pendingFocus) + '"]';
+      const again = document.querySelector(selector);
+      pendingFocus = null;
+      if (again) {
+        again.focus();
+        return;
+      }
+    }
+    if (focusListAfterSwap) {
+      focusListAfterSwap = false;
+      const active = document.activeElement;
+      const results = byId("sp-results");
+      if ((!active || active === document.body) && results) {
+        // The row that had the focus is gone: land on the list it was part of.
+        results.focus();
+      }
+    }
+  });
+
+  // Back on the tab: refresh at once rather than at the next tick.
+  document.addEventListener("visibilitychange", function () {
+    const poller = byId("sp-poller");
+    if (!document.hidden && poller && window.htmx) {
+      window.htmx.trigger(poller, "sp-refresh");
+    }
+  });
+
+  function start() {
+    const all = byId("sp-reveal-all");
+    if (all) {
+      all.hidden = false;
+    }
+    applyReveal();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

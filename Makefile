@@ -34,3 +34,6 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf .venv .venv-* db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py

@@ -10,7 +10,7 @@ Every action writes one :class:`AuditEntry` and sends :data:`session_killed`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import import_module
@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from sessions_panel import revocation
 from sessions_panel.models import AuditEntry, SessionRecord
@@ -63,24 +63,28 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
 
 
 def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> KillResult:
+    """Audit entry, admin log entry, log line and signal for one kill action."""
     reason = _clean_reason(reason)
-    result.audit = AuditEntry.objects.create(
-        scope=result.scope,
-        reason=reason,
-        requested=result.requested,
-        killed=result.killed,
-        failed=result.failed,
-        user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
-        short_ids=result.short_ids[:1000],
-        detail=detail,
-        **_actor_fields(actor),
-    )
-    _log_entry(result, actor)
+    try:
+        result.audit = AuditEntry.objects.create(
+            scope=result.scope,
+            reason=reason,
+            requested=result.requested,
+            killed=result.killed,
+            failed=result.failed,
+            user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
+            short_ids=result.short_ids[:1000],
+            detail=detail,
+            **_actor_fields(actor),
+        )
+        _log_entry(result, actor)
+    except DatabaseError:
+        logger.exception("could not write the audit entry of a kill action")
     logger.info(
         "sessions killed: scope=%s actor=%r requested=%d killed=%d already_ended=%d "
         "failed=%d reason=%r",
         result.scope,
-        result.audit.actor_repr,
+        _actor_fields(actor)["actor_repr"],
         result.requested,
         result.killed,
         result.already_ended,
@@ -229,16 +233,9 @@ def kill_user(
     """End every session of ``user`` (indexed or not), except ``keep`` if given."""
     epoch = revocation.now_stamp()
     keep_key = _keep(keep, epoch) if keep is not None and _owner(keep) == str(user.pk) else None
-    revocation.revoke_user(user.pk, epoch)
-    live = SessionRecord.objects.live().filter(user=user)
     result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
-    try:
-        count, short_ids, _ = _purge(live.filter(created__lt=_at(epoch)), keep_key)
-    except Exception:
-        logger.exception("purging the sessions of user %s failed; they are refused anyway", user.pk)
-        count, short_ids = live.exclude(session_key=keep_key).count(), []
-    result.requested = result.killed = count
-    result.short_ids = short_ids
+    rows = SessionRecord.objects.live().filter(user=user)
+    _epoch_kill(result, rows, epoch, keep_key, lambda: revocation.revoke_user(user.pk, epoch))
     return _finish(result, actor, reason, detail=f"user {user.get_username()}")
 
 
@@ -251,18 +248,40 @@ def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = 
     """
     epoch = revocation.now_stamp()
     keep_key = _keep(keep, epoch)
-    revocation.revoke_all(epoch)
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
-    live = SessionRecord.objects.live()
-    try:
-        count, short_ids, user_ids = _purge(live.filter(created__lt=_at(epoch)), keep_key)
-    except Exception:
-        logger.exception("purging after Kill All failed; every session is refused anyway")
-        count, short_ids, user_ids = live.exclude(session_key=keep_key).count(), [], []
-    result.requested = result.killed = count
-    result.short_ids = short_ids
-    result.user_ids = user_ids
+    _epoch_kill(
+        result, SessionRecord.objects.live(), epoch, keep_key, lambda: revocation.revoke_all(epoch)
+    )
     return _finish(result, actor, reason)
+
+
+def _epoch_kill(
+    result: KillResult, rows: Any, epoch: float, keep_key: str | None, revoke: Callable[[], Any]
+) -> None:
+    """Set a "not before" epoch (the kill itself), then purge what it refuses.
+
+    If the epoch cannot be written nothing was ended, and the result says so. Once it
+    is written every targeted session is refused, so a failing purge only delays the
+    clean-up.
+    """
+    targeted = rows.filter(created__lt=_at(epoch)).exclude(session_key=keep_key or "")
+    try:
+        result.requested = targeted.count()
+        revoke()
+    except DatabaseError:
+        logger.exception("could not record the kill; no session was ended")
+        result.failed = max(result.requested, 1)
+        return
+    result.killed = result.requested
+    try:
+        count, short_ids, user_ids = _purge(targeted, keep_key)
+    except Exception:
+        logger.exception("purging ended sessions failed; they are refused anyway")
+        return
+    result.killed = max(result.killed, count)
+    result.requested = max(result.requested, count)
+    result.short_ids = short_ids
+    result.user_ids = list(dict.fromkeys([*result.user_ids, *user_ids]))
 
 
 def _owner(session: SessionBase) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +13,33 @@ from django.core.cache import caches
 from sessions_panel import records
 from sessions_panel.backends.tracked import TrackedSessionMixin
 
+logger = logging.getLogger("sessions_panel")
+
 
 class SessionStore(TrackedSessionMixin, cached_db.SessionStore):
+    def _store_load(self) -> dict[str, Any]:
+        """Django's ``load``, except that an unreachable cache falls back to the database.
+
+        Django's own ``load`` lets a failing ``cache.set`` escape, so a Redis outage turns
+        every request with a session into a 500. The database stays the truth.
+        """
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        try:
+            data = cache.get(self.cache_key)
+        except Exception:
+            data = None
+        if data is not None:
+            return data  # type: ignore[no-any-return]
+        stored = self._get_session_from_db()
+        if not stored:
+            return {}
+        data = self.decode(stored.session_data)
+        try:
+            cache.set(self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date))
+        except Exception:
+            logger.warning("session cache unreachable; loaded the session from the database")
+        return data
+
     def _get_session_from_db(self) -> Any:
         stored = super()._get_session_from_db()  # type: ignore[misc]
         self._stored_expiry = stored.expire_date if stored is not None else None

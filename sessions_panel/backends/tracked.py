@@ -34,7 +34,7 @@ class TrackedSessionMixin(_Base):
     # -- load: refuse what was killed ------------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        data: dict[str, Any] = super().load()
+        data = self._store_load()
         key = self._session_key
         if key is not None and revocation.is_refused(
             key, records.user_id_from(data), revocation.stamp_of(data)
@@ -50,6 +50,10 @@ class TrackedSessionMixin(_Base):
         ):
             return self._refuse()
         return data
+
+    def _store_load(self) -> dict[str, Any]:
+        """The engine's own load; an engine may replace it (see ``cached_db``)."""
+        return super().load()
 
     def _refuse(self) -> dict[str, Any]:
         # Exactly what Django does for a key its store does not hold: the request goes

@@ -20,3 +20,9 @@ if "KEY_PREFIX" in CACHES["default"]:
 # pytest-django runs with DEBUG off, which would make WhiteNoise look for a collected
 # STATIC_ROOT (and warn, an error here); serve from the finders as in development.
 WHITENOISE_AUTOREFRESH = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not ":memory:": threads (live_server, the race tests) then get their own
+    # connections, as a real multi-threaded server would, instead of sharing one.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.mkdtemp(prefix="sessions-panel-db-"), "test.sqlite3")
+    }

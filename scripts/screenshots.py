@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -93,7 +94,7 @@ def main() -> None:
         DOCS.mkdir(exist_ok=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
-            shots = [
+            shots: list[tuple[str, dict[str, Any], bool]] = [
                 (
                     "desktop-light.png",
                     {"viewport": {"width": 1280, "height": 800}, "color_scheme": "light"},

@@ -24,12 +24,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
+from sessions_panel import flags, privacy
+from sessions_panel.flags import Flag
 from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
 from sessions_panel.useragent import describe
 
@@ -59,6 +61,29 @@ _IP_PREFIX = re.compile(r"[0-9a-f.:]+")
 _SHORT_ID_PREFIX = re.compile(rf"[0-9a-f]{{1,{SHORT_ID_LENGTH}}}")
 
 
+def parse_user_id(value: Any) -> tuple[str, str]:
+    """The ``user`` filter as a canonical primary key string, or an error to show.
+
+    Only the format is checked here (no query): an unknown user is an empty list.
+    """
+    raw = str(value or "").strip()
+    if not raw:
+        return "", ""
+    invalid = _("That user ID is not valid.")
+    if len(raw) > 64:
+        return "", invalid
+    pk = get_user_model()._meta.pk
+    assert pk is not None
+    try:
+        parsed = pk.to_python(raw)
+    except (ValidationError, TypeError, ValueError):
+        return "", invalid
+    # Out of range for a database integer: an error, not an OverflowError later.
+    if isinstance(parsed, int) and not 0 < parsed < 2**63:
+        return "", invalid
+    return str(parsed), ""
+
+
 def _page_number(value: str | None, last: int) -> int:
     try:
         number = int(value or 1)
@@ -76,6 +101,10 @@ class ListState:
     sort: str = SORT_LAST_SEEN
     page: int = 1
     page_size: int = 50
+    #: A risk flag code (see :mod:`sessions_panel.flags`): only rows carrying it.
+    flag: str = ""
+    #: A user's primary key (as text): only that user's sessions.
+    user: str = ""
     #: Set when the search text cannot be used at all; the page shows it, no rows.
     error: str = ""
     #: Set when the search text was usable after a change (e.g. shortened).
@@ -97,15 +126,28 @@ class ListState:
             raw = raw[:MAX_QUERY_LENGTH]
         status = str(params.get("status") or STATUS_ALL)
         sort = str(params.get("sort") or SORT_LAST_SEEN)
+        flag = str(params.get("flag") or "")
+        user, user_error = parse_user_id(params.get("user"))
         return cls(
             q=raw.strip(),
             status=status if status in STATUSES else STATUS_ALL,
             sort=sort if sort in SORTS else SORT_LAST_SEEN,
             page=_page_number(params.get("page"), max(1, MAX_ROWS // page_size)),
             page_size=page_size,
-            error=error,
+            flag=flag if flag in flags.LABELS else "",
+            user=user,
+            error=error or user_error,
             notice=notice,
         )
+
+    @property
+    def narrowed(self) -> bool:
+        """Search, status or flag filter in force (what "Kill N matching" acts on)."""
+        return bool(self.q or self.status != STATUS_ALL or self.flag)
+
+    @property
+    def filtered(self) -> bool:
+        return self.narrowed or bool(self.user)
 
     @property
     def last_page(self) -> int:
@@ -131,6 +173,10 @@ class ListState:
             params["q"] = state.q
         if state.status != STATUS_ALL:
             params["status"] = state.status
+        if state.flag:
+            params["flag"] = state.flag
+        if state.user:
+            params["user"] = state.user
         if state.sort != SORT_LAST_SEEN:
             params["sort"] = state.sort
         if state.page != 1:
@@ -155,6 +201,10 @@ class Row:
     expires_in: str
     last_seen: datetime
     is_current: bool
+    #: Risk flags (:func:`sessions_panel.flags.flags_for`), computed for the whole page.
+    flags: tuple[Flag, ...] = ()
+    #: ``ip`` is masked: the viewer may not see full addresses.
+    ip_masked: bool = False
 
     @property
     def is_authenticated(self) -> bool:
@@ -219,32 +269,47 @@ def _matching_users(q: str) -> Q | None:
     return Q(user_id__in=ids)
 
 
-def search_condition(q: str) -> Q:
-    """Sessions whose user, IP (prefix), application or short ID matches ``q``."""
+def looks_like_ip_prefix(q: str) -> bool:
+    return bool(q) and _IP_PREFIX.fullmatch(q.lower()) is not None and any(c in q for c in ".:")
+
+
+def search_condition(q: str, *, reveal_ip: bool = True) -> Q:
+    """Sessions whose user, IP (prefix), application or short ID matches ``q``.
+
+    Without ``reveal_ip``, an IP prefix longer than the masked value shows matches no
+    address: otherwise the search would be an oracle for the hidden part.
+    """
     needle = q.lower()
     condition = Q(application__icontains=q)
     users = _matching_users(q)
     if users is not None:
         condition |= users
-    if _IP_PREFIX.fullmatch(needle):
+    if _IP_PREFIX.fullmatch(needle) and (reveal_ip or privacy.prefix_is_visible(needle)):
         condition |= Q(ip__startswith=needle)
     if _SHORT_ID_PREFIX.fullmatch(needle):
         condition |= Q(short_id__startswith=needle)
     return condition
 
 
-def filtered(state: ListState, now: datetime) -> models.QuerySet[SessionRecord]:
-    queryset = SessionRecord.objects.filter(expiry__gt=now)
+def filtered(
+    state: ListState, now: datetime, *, reveal_ip: bool = True
+) -> models.QuerySet[SessionRecord]:
+    """The live sessions matching ``state``: the page's rows and filter-wide kills alike."""
+    queryset: models.QuerySet[SessionRecord] = SessionRecord.objects.filter(expiry__gt=now)
     if state.status == STATUS_AUTHENTICATED:
         queryset = queryset.filter(user_id__isnull=False)
     elif state.status == STATUS_GUEST:
         queryset = queryset.filter(user_id__isnull=True)
+    if state.user:
+        queryset = queryset.filter(user_id=state.user)
     if state.q:
-        queryset = queryset.filter(search_condition(state.q))
+        queryset = queryset.filter(search_condition(state.q, reveal_ip=reveal_ip))
+    if state.flag:
+        queryset = flags.filter_rows(queryset, state.flag)
     return queryset
 
 
-def _row(record: Any, now: datetime) -> Row:
+def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
     user = record.user
     return Row(
         handle=record.handle,
@@ -254,7 +319,7 @@ def _row(record: Any, now: datetime) -> Row:
         full_name=(user.get_full_name() if hasattr(user, "get_full_name") else "")
         if user is not None
         else "",
-        ip=record.ip,
+        ip=record.ip if reveal_ip else privacy.mask_ip(record.ip),
         application=record.application,
         user_agent=record.user_agent,
         browser=describe(record.user_agent),
@@ -262,11 +327,24 @@ def _row(record: Any, now: datetime) -> Row:
         expires_in=timeuntil(record.expiry, now, depth=1),
         last_seen=record.last_seen,
         is_current=bool(record.is_current),
+        flags=tuple(found),
+        ip_masked=not reveal_ip and record.ip is not None,
     )
 
 
-def fetch(state: ListState, now: datetime, own_key: str | None) -> Page:
-    """The rows of pages 1..``state.page``: one query (plus one for a user search)."""
+def fetch(
+    state: ListState,
+    now: datetime,
+    own_key: str | None,
+    *,
+    reveal_ip: bool = True,
+    rows: models.QuerySet[SessionRecord] | None = None,
+) -> Page:
+    """The rows of pages 1..``state.page`` with their flags, in a fixed number of queries.
+
+    One query for the rows (plus one for a user search, unless ``rows`` was built
+    already) and at most four for the flags, whatever the page size.
+    """
     if state.error:
         return Page(rows=[], has_more=False, capped=False)
     is_current: Any = (
@@ -274,18 +352,21 @@ def fetch(state: ListState, now: datetime, own_key: str | None) -> Page:
         if own_key
         else Value(False)
     )
+    if rows is None:
+        rows = filtered(state, now, reveal_ip=reveal_ip)
     queryset = (
-        filtered(state, now)
-        .select_related("user")
+        rows.select_related("user")
         .defer("session_key")
         .annotate(is_current=is_current)
         .order_by(*SORTS[state.sort])
     )
     records = list(queryset[: state.limit + 1])
     more = len(records) > state.limit
-    rows = [_row(record, now) for record in records[: state.limit]]
+    shown = records[: state.limit]
+    found = flags.flags_for(shown)
+    page_rows = [_row(r, now, found.get(r.pk, []), reveal_ip) for r in shown]
     at_cap = state.page >= state.last_page
-    return Page(rows=rows, has_more=more and not at_cap, capped=more and at_cap)
+    return Page(rows=page_rows, has_more=more and not at_cap, capped=more and at_cap)
 
 
 @dataclass(frozen=True)

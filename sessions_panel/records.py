@@ -194,15 +194,20 @@ def touch(
     now = timezone.now()
     row = (
         SessionRecord.objects.filter(session_key=session_key)
-        .values_list("last_seen", "ip", "user_agent")
+        .values_list("last_seen", "ip", "user_agent", "initial_ip", "initial_user_agent")
         .first()
     )
     if row is None:
         upsert(session_key, data, expiry(), client)
         return True
-    last_seen, ip, user_agent = row
+    last_seen, ip, user_agent, initial_ip, initial_user_agent = row
     changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)
     if not changed and now - last_seen < timedelta(seconds=interval):
         return False
-    SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **_metadata(client))
+    values = _metadata(client)
+    if client is not None and initial_ip is None and not initial_user_agent:
+        # Indexed with no client at all (backfill, a session made outside a request):
+        # the first client seen is what it started with, not a change of client.
+        values.update(initial_ip=client.ip, initial_user_agent=client.user_agent)
+    SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **values)
     return True

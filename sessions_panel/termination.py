@@ -161,6 +161,7 @@ def kill_records(
     actor: Any = None,
     reason: str = "",
     scope: str = AuditEntry.SCOPE_SESSION,
+    detail: str = "",
 ) -> KillResult:
     """End each given session, one by one, each confirmed by a fresh read."""
     result = KillResult(scope=scope)
@@ -176,7 +177,34 @@ def kill_records(
         result.short_ids.append(record.short_id)
         if record.user_id is not None:
             result.user_ids.append(record.user_id)
-    return _finish(result, actor, reason)
+    return _finish(result, actor, reason, detail=_clean_reason(detail))
+
+
+def kill_matching(
+    rows: Any,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    detail: str = "",
+) -> KillResult:
+    """End the indexed sessions of ``rows`` (a filter of the index), except ``keep``.
+
+    The set is fixed first, as it matches now, then ended in batches: a filter that
+    depends on the set itself ("more than one session", "guest swarm") would otherwise
+    stop matching half way and spare the last sessions of each group.
+    """
+    if keep is not None and keep.session_key is not None:
+        rows = rows.exclude(session_key=keep.session_key)
+    pks = list(rows.order_by().values_list("pk", flat=True))
+
+    def each() -> Any:
+        for start in range(0, len(pks), PURGE_BATCH):
+            yield from SessionRecord.objects.filter(pk__in=pks[start : start + PURGE_BATCH])
+
+    return kill_records(
+        each(), actor=actor, reason=reason, scope=AuditEntry.SCOPE_FILTER, detail=detail
+    )
 
 
 def kill_session(handle: str, *, actor: Any = None, reason: str = "") -> KillResult:

@@ -1,24 +1,27 @@
-"""The Sessions page and its three actions, mounted in the admin by ``SessionRecordAdmin``.
+"""The Sessions page and its actions, mounted in the admin by ``SessionRecordAdmin``.
 
 Every view runs behind ``admin_site.admin_view`` (active staff, ``never_cache``, CSRF)
 and checks the model permissions itself: ``view`` to see and search, ``view`` and
-``delete`` to kill. The ``HX-Request`` header only picks the template (the whole page
-or the results fragment), never the authorisation. Sessions are ended through
-:mod:`sessions_panel.termination` and nowhere else.
+``delete`` to kill, ``reveal_ip`` to see full IP addresses. The ``HX-Request`` header
+only picks the template (the whole page or the results fragment), never the
+authorisation. Sessions are ended through :mod:`sessions_panel.termination` and nowhere
+else; the big hammers (Kill All, filter-wide kills) ask for the admin's password again
+when :func:`sessions_panel.reauth.needs_password` says so.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -26,9 +29,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
-from sessions_panel import listing, termination
+from sessions_panel import flags, listing, privacy, reauth, termination
 from sessions_panel.conf import conf
-from sessions_panel.models import SessionRecord
+from sessions_panel.models import AuditEntry, SessionRecord
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -38,7 +41,9 @@ UPDATE_TEMPLATE = "sessions_panel/update.html"
 #: Handles are ``secrets.token_urlsafe`` output; anything else is not worth a query.
 HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REASON_MAX_LENGTH = 500
-URL_NAMES = ("changelist", "kill", "kill_user", "kill_all")
+#: Longer is never a password worth hashing.
+PASSWORD_MAX_LENGTH = 4096
+URL_NAMES = ("changelist", "kill", "kill_user", "kill_all", "kill_matching")
 
 
 def url_name(model_admin: ModelAdmin[Any], name: str) -> str:
@@ -69,7 +74,7 @@ def can_kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> bool:
     )
 
 
-def _choices(state: listing.ListState) -> dict[str, Any]:
+def _choices(state: listing.ListState, reveal_ip: bool) -> dict[str, Any]:
     statuses = [
         (listing.STATUS_ALL, _("All")),
         (listing.STATUS_AUTHENTICATED, _("Authenticated")),
@@ -81,10 +86,53 @@ def _choices(state: listing.ListState) -> dict[str, Any]:
         ("user", _("User")),
         ("ip", _("IP address")),
     ]
+    if not reveal_ip:
+        sorts = [(v, label) for v, label in sorts if v != "ip"]  # an order leaks the hidden part
     return {
         "statuses": [(v, label, v == state.status) for v, label in statuses],
         "sorts": [(v, label, v == state.sort) for v, label in sorts],
+        "flag_choices": [("", _("All"), not state.flag)]
+        + [(code, label, code == state.flag) for code, label in flags.codes()],
     }
+
+
+def _state(request: HttpRequest, params: Any) -> listing.ListState:
+    """The list state, narrowed to what the admin may see of IP addresses."""
+    state = listing.ListState.from_params(params, conf.PAGE_SIZE)
+    if privacy.can_reveal_ip(request):
+        return state
+    if state.sort == "ip":
+        state = replace(state, sort=listing.SORT_LAST_SEEN)
+    if listing.looks_like_ip_prefix(state.q) and not privacy.prefix_is_visible(state.q):
+        notice = _(
+            "IP addresses are searched only as far as they are shown to you "
+            "(you may not see full addresses)."
+        )
+        state = replace(state, notice=" ".join(filter(None, [state.notice, notice])))
+    return state
+
+
+def _subject(state: listing.ListState) -> Any:
+    """The user named by the ``user`` filter (``None`` if unknown): one query."""
+    if not state.user or state.error:
+        return None
+    return get_user_model()._default_manager.filter(pk=state.user).first()
+
+
+def preview_text(preview: termination.Preview) -> str:
+    """ "This ends N sessions of M users." for the filter-wide kill dialog."""
+    sessions = ngettext("%(count)d session", "%(count)d sessions", preview.sessions) % {
+        "count": preview.sessions
+    }
+    users = ngettext("%(count)d user", "%(count)d users", preview.users) % {"count": preview.users}
+    text = _("This ends %(sessions)s of %(users)s.") % {"sessions": sessions, "users": users}
+    if preview.guests:
+        text += " " + ngettext(
+            "%(count)d of them is a guest session.",
+            "%(count)d of them are guest sessions.",
+            preview.guests,
+        ) % {"count": preview.guests}
+    return text
 
 
 def _context(
@@ -92,17 +140,63 @@ def _context(
 ) -> dict[str, Any]:
     now = timezone.now()
     own_key = request.session.session_key
-    return {
+    reveal_ip = privacy.can_reveal_ip(request)
+    killer = can_kill(request, model_admin)
+    rows = None if state.error else listing.filtered(state, now, reveal_ip=reveal_ip)
+    context: dict[str, Any] = {
         "opts": model_admin.opts,
         "state": state,
-        "page": listing.fetch(state, now, own_key),
+        "page": listing.fetch(state, now, own_key, reveal_ip=reveal_ip, rows=rows),
         "counts": listing.counts(now, own_key),
-        "can_kill": can_kill(request, model_admin),
+        "can_kill": killer,
+        "reveal_ip": reveal_ip,
         "urls": panel_urls(model_admin),
         "refresh_interval": conf.REFRESH_INTERVAL,
         "updated_at": now,
-        **_choices(state),
+        "flag_label": flags.LABELS.get(state.flag, ""),
+        **_choices(state, reveal_ip),
     }
+    if state.user:
+        subject = _subject(state)
+        context["subject"] = subject
+        context["subject_url"] = _user_admin_url(model_admin, subject)
+        if killer and subject is not None:
+            others = SessionRecord.objects.filter(expiry__gt=now, user_id=state.user)
+            context["subject_sessions"] = others.exclude(session_key=own_key or "").count()
+    if killer:
+        context["needs_password"] = reauth.needs_password(request)
+        context["reauth_minutes"] = max(1, conf.REAUTH_WINDOW // 60)
+        if rows is not None and state.narrowed:
+            matching = termination.preview(rows.exclude(session_key=own_key or ""))
+            context["matching"] = matching
+            context["matching_text"] = preview_text(matching)
+    return context
+
+
+def _user_admin_url(model_admin: ModelAdmin[Any], user: Any) -> str:
+    """The user's change page on the same admin site, if it has one there."""
+    if user is None:
+        return ""
+    site = model_admin.admin_site.name
+    opts = user._meta
+    try:
+        return reverse(
+            f"{site}:{opts.app_label}_{opts.model_name}_change", args=[user.pk], current_app=site
+        )
+    except NoReverseMatch:
+        return ""
+
+
+def audit_url(request: HttpRequest, model_admin: ModelAdmin[Any]) -> str:
+    """The audit trail's list on the same admin site, if the admin may see it there."""
+    opts = AuditEntry._meta
+    if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+        return ""
+    site = model_admin.admin_site.name
+    try:
+        return reverse(f"{site}:{opts.app_label}_{opts.model_name}_changelist", current_app=site)
+    except NoReverseMatch:
+        return ""
 
 
 def _list_url(model_admin: ModelAdmin[Any], state: listing.ListState) -> str:
@@ -128,7 +222,7 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
     """The page, or on an htmx request only its results (search, filter, poll)."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    state = listing.ListState.from_params(request.GET, conf.PAGE_SIZE)
+    state = _state(request, request.GET)
     if wants_fragment(request):
         response = _fragment(request, model_admin, state, with_messages=False)
         # The address bar follows the search, so the view can be shared and reloaded.
@@ -137,6 +231,7 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
         **model_admin.admin_site.each_context(request),
         "title": _("Sessions"),
         "subtitle": _("Active user connections across all apps"),
+        "audit_url": audit_url(request, model_admin),
         **_context(request, model_admin, state),
     }
     response = TemplateResponse(request, PAGE_TEMPLATE, context)
@@ -155,7 +250,7 @@ def _require_kill_permission(request: HttpRequest, model_admin: ModelAdmin[Any])
 def _action_state(request: HttpRequest) -> listing.ListState:
     """The list the admin was looking at: htmx posts it, plain forms carry it in the URL."""
     params = {**request.GET.dict(), **request.POST.dict()}
-    return listing.ListState.from_params(params, conf.PAGE_SIZE)
+    return _state(request, params)
 
 
 def _reason(request: HttpRequest) -> str:
@@ -226,34 +321,69 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     return _after_action(request, model_admin, state)
 
 
+def _target_user(request: HttpRequest) -> tuple[Any, str, int]:
+    """The user a kill-user post names: the owner of ``handle``, or ``user`` (a pk).
+
+    A handle wins when both are posted (the row's dialog also carries the list
+    state, which may name a user). Every posted ``user`` value must agree: the id is
+    the target and nothing else, so an ambiguous request ends nothing.
+    """
+    if request.POST.get("handle"):
+        record = _record(request)
+        if record is None:
+            return None, _("That session had already ended."), messages.INFO
+        if record.user_id is None:
+            text = _("Session %(id)s belongs to no user account; end it with Kill instead.")
+            return None, text % {"id": record.short_id}, messages.WARNING
+        if record.user is None:
+            return None, _("That user no longer exists."), messages.INFO
+        return record.user, "", messages.SUCCESS
+    values = {str(v) for v in request.POST.getlist("user")}
+    pk, error = listing.parse_user_id(values.pop() if len(values) == 1 else "")
+    if not pk or error:
+        return None, _("Say whose sessions to end."), messages.WARNING
+    user = get_user_model()._default_manager.filter(pk=pk).first()
+    if user is None:
+        return None, _("That user no longer exists."), messages.INFO
+    return user, "", messages.SUCCESS
+
+
 @require_POST
 def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
-    """End every session of the user who owns the given session (except the caller's)."""
+    """End every session of one user (except the caller's own), named by a session
+    ``handle`` of theirs or by their ``user`` id."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
-    record = _record(request)
-    if record is None:
-        messages.info(request, _("That session had already ended."))
-    elif record.user is None:
-        messages.warning(
-            request,
-            _("Session %(id)s belongs to no user account; end it with Kill instead.")
-            % {"id": record.short_id},
-        )
-    else:
-        user = record.user
-        result = termination.kill_user(
-            user, actor=request.user, reason=_reason(request), keep=request.session
-        )
-        text = ngettext(
-            "Ended %(count)d session of %(user)s.",
-            "Ended %(count)d sessions of %(user)s.",
-            result.killed,
-        ) % {"count": result.killed, "user": user.get_username()}
-        if user.pk == request.user.pk:
-            text += " " + _("Your own session was kept.")
-        (messages.success if result.ok else messages.error)(request, text)
+    user, problem, level = _target_user(request)
+    if user is None:
+        messages.add_message(request, level, problem)
+        return _after_action(request, model_admin, state)
+    result = termination.kill_user(
+        user, actor=request.user, reason=_reason(request), keep=request.session
+    )
+    text = ngettext(
+        "Ended %(count)d session of %(user)s.",
+        "Ended %(count)d sessions of %(user)s.",
+        result.killed,
+    ) % {"count": result.killed, "user": user.get_username()}
+    if user.pk == request.user.pk:
+        text += " " + _("Your own session was kept.")
+    (messages.success if result.ok else messages.error)(request, text)
     return _after_action(request, model_admin, state)
+
+
+def _password_confirmed(request: HttpRequest) -> bool:
+    """Re-authentication for the big hammers; a failure says why, and nothing is ended."""
+    if not reauth.needs_password(request):
+        return True
+    password = str(request.POST.get("password", ""))
+    if not password:
+        messages.error(request, _("Enter your password to confirm. Nothing was ended."))
+        return False
+    if len(password) > PASSWORD_MAX_LENGTH or not reauth.check_password(request, password):
+        messages.error(request, _("That password is not correct. Nothing was ended."))
+        return False
+    return True
 
 
 @require_POST
@@ -261,6 +391,8 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
     """End every session, listed or not, except the caller's own."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
+    if not _password_confirmed(request):
+        return _after_action(request, model_admin, state)
     result = termination.kill_all(actor=request.user, reason=_reason(request), keep=request.session)
     text = ngettext(
         "Ended %(count)d session. Your own session was kept.",
@@ -273,5 +405,65 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
         messages.error(
             request,
             _("Some sessions could not be ended; try again.") + " " + text,
+        )
+    return _after_action(request, model_admin, state)
+
+
+@require_POST
+def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
+    """End every listed session matching the posted search and filters, except the
+    caller's own.
+
+    The set is recomputed here from the posted list state, never taken from the
+    request; the count the dialog showed (``expected``) is only compared, so that a
+    list that changed meanwhile is reported, not silently ended or refused.
+    """
+    _require_kill_permission(request, model_admin)
+    state = _action_state(request)
+    if state.error or not state.narrowed:
+        messages.warning(
+            request,
+            _("Search or filter the list first; to end every session, use Kill All."),
+        )
+        return _after_action(request, model_admin, state)
+    if not _password_confirmed(request):
+        return _after_action(request, model_admin, state)
+    rows = listing.filtered(state, timezone.now(), reveal_ip=privacy.can_reveal_ip(request))
+    result = termination.kill_matching(
+        rows,
+        actor=request.user,
+        reason=_reason(request),
+        keep=request.session,
+        detail=f"filter {state.query_with(page=1, sort=listing.SORT_LAST_SEEN)}",
+    )
+    text = ngettext(
+        "Ended %(count)d session matching the search and filters.",
+        "Ended %(count)d sessions matching the search and filters.",
+        result.killed,
+    ) % {"count": result.killed}
+    expected = str(request.POST.get("expected", ""))[:12]
+    if expected.isdecimal() and int(expected) != result.requested:
+        text += " " + ngettext(
+            "The list had changed since the dialog showed %(count)d session.",
+            "The list had changed since the dialog showed %(count)d sessions.",
+            int(expected),
+        ) % {"count": int(expected)}
+    if result.already_ended:
+        text += " " + ngettext(
+            "%(count)d had already ended.", "%(count)d had already ended.", result.already_ended
+        ) % {"count": result.already_ended}
+    if result.ok:
+        messages.success(request, text)
+    else:
+        messages.error(
+            request,
+            ngettext(
+                "%(count)d session could not be ended; try again.",
+                "%(count)d sessions could not be ended; try again.",
+                result.failed,
+            )
+            % {"count": result.failed}
+            + " "
+            + text,
         )
     return _after_action(request, model_admin, state)

@@ -156,7 +156,7 @@ def test_failed_kill_is_an_error_and_the_row_stays(admin, make_session, monkeypa
     assert record.handle in handles_in(html)
 
 
-@pytest.mark.parametrize("name", ["kill", "kill_user", "kill_all"])
+@pytest.mark.parametrize("name", ["kill", "kill_user", "kill_all", "kill_matching"])
 @pytest.mark.parametrize("method", ["get", "head", "put", "delete", "options"])
 def test_actions_refuse_anything_but_post(admin_client, make_session, name, method):
     record = record_of(make_session())
@@ -165,7 +165,7 @@ def test_actions_refuse_anything_but_post(admin_client, make_session, name, meth
     assert SessionRecord.objects.filter(pk=record.pk).exists()
 
 
-@pytest.mark.parametrize("name", ["kill", "kill_user", "kill_all"])
+@pytest.mark.parametrize("name", ["kill", "kill_user", "kill_all", "kill_matching"])
 def test_actions_need_the_csrf_token(admin_user, make_session, store_class, name):
     victim = make_session()
     browser = logged_in(admin_user, enforce_csrf_checks=True)

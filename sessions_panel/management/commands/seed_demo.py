@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.client import ClientInfo
-from sessions_panel.models import SessionRecord
+from sessions_panel.models import SeenAddress, SessionRecord
 
 # Documentation ranges only (RFC 5737, RFC 3849): a re-run clears exactly these guests.
 DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
@@ -170,6 +170,20 @@ class Command(BaseCommand):
             created=seen - timedelta(minutes=self._rng.randrange(1, 240)),
         )
 
+    def _risks(self, users: list[Any]) -> None:
+        """Something for each risk flag: alice's newest device is on an address she never
+        used before (her others are a month old), and bob's browser changed mid-session."""
+        alice, bob = users[0], users[1]
+        newest = SessionRecord.objects.filter(user=alice).order_by("-created", "-pk").first()
+        month_ago = timezone.now() - timedelta(days=30)
+        if newest is not None:
+            SeenAddress.objects.filter(user=alice).exclude(ip=newest.ip).update(
+                first_seen=month_ago
+            )
+        SessionRecord.objects.filter(user=bob).update(
+            user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+        )
+
     def _sessions(self, store: Any, users: list[Any], rng: random.Random) -> int:
         self._rng = rng
         count = 0
@@ -185,6 +199,7 @@ class Command(BaseCommand):
                 expiry = rng.randrange(120, 900) if index in (4, 7) else None
                 self._session(store, user, client, expiry)
                 count += 1
+        self._risks(users)
         # Guests: a few shoppers, and a swarm from one address (a scraper or a brute force).
         for _ in range(4):
             client = ClientInfo(
@@ -194,7 +209,7 @@ class Command(BaseCommand):
             )
             self._session(store, None, client, None)
             count += 1
-        for _ in range(3):
+        for _ in range(7):  # more than GUEST_SWARM_THRESHOLD (5): a "Guest swarm"
             client = ClientInfo(
                 ip="198.51.100.66",
                 user_agent="python-requests/2.32.3",

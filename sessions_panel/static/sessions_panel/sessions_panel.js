@@ -3,7 +3,8 @@
  * cannot, and works under a strict Content-Security-Policy (no eval, no inline code):
  *
  * - confirmation dialogs (native <dialog>, showModal: focus trapped, Esc cancels),
- *   filled from the row's data attributes with textContent, never as HTML;
+ *   filled from the row's data attributes with textContent, never as HTML, and
+ *   opened empty (no reason or password left from the last time);
  * - IP badges: click (or Enter/Space, native to <button>) toggles aria-pressed; the
  *   revealed ones are remembered by handle and re-applied after every swap;
  * - the live refresh: polls are skipped while a dialog is open or the page is hidden,
@@ -77,7 +78,12 @@
     dialog.querySelectorAll("[data-sp-if]").forEach(function (element) {
       element.hidden = values[element.dataset.spIf] !== "true";
     });
-    dialog.querySelectorAll("input[name=reason]").forEach(function (input) {
+    clearInputs(dialog);
+  }
+
+  // A dialog opens empty: no reason or password left over from the last time.
+  function clearInputs(dialog) {
+    dialog.querySelectorAll("input[name=reason], input[type=password]").forEach(function (input) {
       input.value = "";
     });
   }
@@ -106,9 +112,7 @@
     if (!dialog || typeof dialog.showModal !== "function") {
       return false;
     }
-    dialog.querySelectorAll("input[name=reason]").forEach(function (input) {
-      input.value = "";
-    });
+    clearInputs(dialog);
     dialog.showModal();
     return true;
   }
@@ -205,6 +209,7 @@
     const dialog = element && element.closest ? element.closest("dialog") : null;
     if (dialog && dialog.open) {
       dialog.close();
+      clearInputs(dialog);
       focusListAfterSwap = true;
     }
     if (event.detail.failed && !isPoll(element)) {

@@ -179,8 +179,8 @@ class AuditEntry(models.Model):
     detail = models.TextField(_("detail"), blank=True)
 
     class Meta:
-        verbose_name = _("kill audit entry")
-        verbose_name_plural = _("kill audit trail")
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         default_permissions = ("view",)
         ordering = ["-created", "-id"]
 

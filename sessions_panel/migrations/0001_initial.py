@@ -32,8 +32,8 @@ class Migration(migrations.Migration):
                 ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
             ],
             options={
-                'verbose_name': 'kill audit entry',
-                'verbose_name_plural': 'kill audit trail',
+                'verbose_name': 'audit entry',
+                'verbose_name_plural': 'audit entries',
                 'ordering': ['-created', '-id'],
                 'default_permissions': ('view',),
             },

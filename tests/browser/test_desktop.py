@@ -276,3 +276,20 @@ def test_live_refresh_shows_a_session_logged_in_elsewhere_without_reload(
     expect(page.locator(ROWS)).to_have_count(2)
     expect(page.locator("#sp-badge")).to_have_text("2 Active")
     watch.assert_no_navigation()
+
+
+# -- layout -----------------------------------------------------------------------------
+
+
+def test_desktop_table_fits_beside_the_nav_sidebar_without_horizontal_scroll(
+    new_page, admin_user, make_session, django_user_model, session_cookie
+):
+    # The widest content a row can have: a long IPv6 address, a flag, a long user agent.
+    alice = django_user_model.objects.create_user("alice", email="alice@example.com")
+    for ip in ("2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"):
+        make_session(user=alice, ip=ip, application="Administration")
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    open_panel(page)
+    page.locator("#sp-reveal-all").click()
+    sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert sizes[0] <= sizes[1], f"scrollWidth {sizes[0]} > innerWidth {sizes[1]}"

@@ -42,7 +42,7 @@ class Flag:
 
 
 def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
-    """The flags of each row (by primary key), in four queries whatever the page size."""
+    """The flags of each row (by primary key), in five queries whatever the page size."""
     live = SessionRecord.objects.live()
     user_ids = {r.user_id for r in rows if r.user_id is not None}
     guest_ips = {r.ip for r in rows if r.user_id is None and r.ip}

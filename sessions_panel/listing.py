@@ -30,7 +30,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
-from sessions_panel import flags, privacy
+from sessions_panel import flags, privacy, records
 from sessions_panel.flags import Flag
 from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
 from sessions_panel.useragent import describe
@@ -295,7 +295,7 @@ def filtered(
     state: ListState, now: datetime, *, reveal_ip: bool = True
 ) -> models.QuerySet[SessionRecord]:
     """The live sessions matching ``state``: the page's rows and filter-wide kills alike."""
-    queryset: models.QuerySet[SessionRecord] = SessionRecord.objects.filter(expiry__gt=now)
+    queryset: models.QuerySet[SessionRecord] = SessionRecord.objects.live(now)
     if state.status == STATUS_AUTHENTICATED:
         queryset = queryset.filter(user_id__isnull=False)
     elif state.status == STATUS_GUEST:
@@ -381,7 +381,8 @@ class Counts:
 
 
 def counts(now: datetime, own_key: str | None) -> Counts:
-    """Two indexed queries: ``count(*)`` on the expiry index and one unique lookup."""
-    live = SessionRecord.objects.filter(expiry__gt=now).count()
+    """The live count (cached a few seconds, see :func:`records.live_count`) and one
+    unique lookup."""
+    live = records.live_count(now)
     own = SessionRecord.objects.filter(session_key=own_key or "", expiry__gt=now)
     return Counts(live=live, own_is_live=own.exists())

@@ -10,6 +10,7 @@ Every action writes one :class:`AuditEntry` and sends :data:`session_killed`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError, transaction
 
 from sessions_panel import revocation
-from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.models import AuditEntry, SessionRecord, kill_all_epoch
 from sessions_panel.signals import session_killed
 
 logger = logging.getLogger("sessions_panel")
@@ -221,38 +222,63 @@ def _keep(session: SessionBase | None, epoch: float) -> str | None:
         return None
     session[revocation.STAMP] = epoch + 1e-6
     session.save()
+    # Its index row too, or the list would hide it as older than the epoch.
+    SessionRecord.objects.filter(session_key=session.session_key).update(created=_at(epoch + 1e-3))
     return session.session_key
 
 
-def _purge(queryset: Any, keep_key: str | None) -> tuple[int, list[str], list[Any]]:
-    """Delete the store data and index rows of ``queryset`` in batches, keeping one key."""
+#: Seconds a kill request spends purging; ``prune`` (or the next kill) does the rest.
+PURGE_SECONDS = 2.0
+
+
+def _purge(
+    queryset: Any, keep_key: str | None, seconds: float | None
+) -> tuple[int, list[str], list[Any], bool]:
+    """Delete the store data and index rows of ``queryset`` in batches, keeping one key.
+
+    Stops after ``seconds`` (``None``: no limit); returns what it purged and whether it
+    finished. What it leaves is already refused by a revocation, so stopping early only
+    delays the clean-up, and keeps one request from holding the database for minutes.
+    """
     store = store_class()
     purge = getattr(store, "purge_keys", None)
+    deadline = None if seconds is None else time.monotonic() + seconds
     count = 0
     short_ids: list[str] = []
     user_ids: list[Any] = []
     last_id = 0
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            return count, short_ids, user_ids, False
         batch = list(
             queryset.filter(pk__gt=last_id)
             .order_by("pk")
             .values_list("pk", "session_key", "short_id", "user_id")[:PURGE_BATCH]
         )
         if not batch:
-            break
+            return count, short_ids, user_ids, True
         last_id = batch[-1][0]
-        keys = [key for _, key, _, _ in batch if key != keep_key]
+        kept = [(key, short, user) for _, key, short, user in batch if key != keep_key]
+        keys = [key for key, _, _ in kept]
         if purge is not None:
-            purge(keys)
+            purge(keys)  # tracked engines drop the index rows too
         else:
             for key in keys:
                 store().delete(key)
-        SessionRecord.objects.filter(session_key__in=keys).delete()
+            SessionRecord.objects.filter(session_key__in=keys).delete()
         _evict_again_on_commit(store, keys)
         count += len(keys)
-        short_ids.extend(s for _, key, s, _ in batch if key != keep_key)
-        user_ids.extend(u for _, key, _, u in batch if key != keep_key and u is not None)
-    return count, short_ids, user_ids
+        short_ids.extend(short for _, short, _ in kept)
+        user_ids.extend(user for _, _, user in kept if user is not None)
+
+
+def purge_ended(seconds: float | None = None) -> int:
+    """Purge index rows and store data of sessions Kill All ended but did not reach."""
+    since = kill_all_epoch()
+    if since is None:
+        return 0
+    count, _, _, _ = _purge(SessionRecord.objects.filter(created__lt=since), None, seconds)
+    return count
 
 
 def kill_user(
@@ -302,10 +328,12 @@ def _epoch_kill(
         return
     result.killed = result.requested
     try:
-        count, short_ids, user_ids = _purge(targeted, keep_key)
+        count, short_ids, user_ids, finished = _purge(targeted, keep_key, PURGE_SECONDS)
     except Exception:
         logger.exception("purging ended sessions failed; they are refused anyway")
         return
+    if not finished:
+        logger.info("purged %d ended sessions; manage.py prune purges the rest", count)
     result.killed = max(result.killed, count)
     result.requested = max(result.requested, count)
     result.short_ids = short_ids

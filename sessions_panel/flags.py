@@ -73,10 +73,12 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
         }
     per_ip: dict[str | None, int] = {}
     if guest_ips:
+        # Guests are counted in the aggregate, not the WHERE: "user_id IS NULL" there
+        # lures the planner onto the (user, last_seen) index and every guest row.
         per_ip = dict(
-            live.filter(user__isnull=True, ip__in=guest_ips)
+            live.filter(ip__in=guest_ips)
             .values_list("ip")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("pk", filter=Q(user__isnull=True)))
             .values_list("ip", "n")
         )
 

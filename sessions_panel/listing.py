@@ -16,7 +16,6 @@ cannot reach a template even by mistake.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,15 +23,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
-from sessions_panel import flags, privacy, records
+from sessions_panel import flags, privacy, records, search
 from sessions_panel.flags import Flag
-from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
+from sessions_panel.models import SessionRecord
 from sessions_panel.useragent import describe
 
 #: Longer search text is cut: nothing we match against is longer.
@@ -40,7 +39,6 @@ MAX_QUERY_LENGTH = 200
 #: "Load more" stops here; past it the admin narrows the list with search or filters.
 MAX_ROWS = 1000
 #: Up to this many matching users are looked up by id; past it, one subquery.
-USER_MATCH_LIMIT = 500
 
 STATUS_ALL = "all"
 STATUS_AUTHENTICATED = "authenticated"
@@ -56,9 +54,6 @@ SORTS: Mapping[str, tuple[Any, ...]] = {
     "user": (F("user_id").asc(nulls_last=True), F("last_seen").desc(), F("id").desc()),
     "ip": (F("ip").asc(nulls_last=True), F("id").asc()),
 }
-
-_IP_PREFIX = re.compile(r"[0-9a-f.:]+")
-_SHORT_ID_PREFIX = re.compile(rf"[0-9a-f]{{1,{SHORT_ID_LENGTH}}}")
 
 
 def parse_user_id(value: Any) -> tuple[str, str]:
@@ -226,75 +221,14 @@ class Page:
     capped: bool
 
 
-def _user_search_fields() -> list[str]:
-    """Text fields of the user model worth searching (custom models may lack some)."""
-    user_model = get_user_model()
-    names = [
-        user_model.USERNAME_FIELD,
-        user_model.get_email_field_name(),
-        "first_name",
-        "last_name",
-    ]
-    fields: list[str] = []
-    for name in dict.fromkeys(names):
-        try:
-            field = user_model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        if isinstance(field, models.CharField | models.TextField):
-            fields.append(name)
-    return fields
-
-
-def _matching_users(q: str) -> Q | None:
-    """Users first, then their sessions by id: one indexed lookup per matching user.
-
-    One query. ``icontains`` escapes ``%``, ``_`` and ``\\`` itself, so they match
-    literally.
-    """
-    fields = _user_search_fields()
-    if not fields:
-        return None
-    condition = Q()
-    for name in fields:
-        condition |= Q(**{f"{name}__icontains": q})
-    users = get_user_model()._default_manager.filter(condition)
-    ids = list(users.values_list("pk", flat=True)[: USER_MATCH_LIMIT + 1])
-    if not ids:
-        return None
-    if len(ids) > USER_MATCH_LIMIT:
-        # So many users match that the sessions themselves are plentiful: the walk
-        # down the last-seen index stops early, and the subquery stays one statement.
-        return Q(user_id__in=users.values("pk"))
-    return Q(user_id__in=ids)
-
-
 def looks_like_ip_prefix(q: str) -> bool:
-    return bool(q) and _IP_PREFIX.fullmatch(q.lower()) is not None and any(c in q for c in ".:")
+    return (
+        bool(q) and search.IP_PREFIX.fullmatch(q.lower()) is not None and any(c in q for c in ".:")
+    )
 
 
-def search_condition(q: str, *, reveal_ip: bool = True) -> Q:
-    """Sessions whose user, IP (prefix), application or short ID matches ``q``.
-
-    Without ``reveal_ip``, an IP prefix longer than the masked value shows matches no
-    address: otherwise the search would be an oracle for the hidden part.
-    """
-    needle = q.lower()
-    condition = Q(application__icontains=q)
-    users = _matching_users(q)
-    if users is not None:
-        condition |= users
-    if _IP_PREFIX.fullmatch(needle) and (reveal_ip or privacy.prefix_is_visible(needle)):
-        condition |= Q(ip__startswith=needle)
-    if _SHORT_ID_PREFIX.fullmatch(needle):
-        condition |= Q(short_id__startswith=needle)
-    return condition
-
-
-def filtered(
-    state: ListState, now: datetime, *, reveal_ip: bool = True
-) -> models.QuerySet[SessionRecord]:
-    """The live sessions matching ``state``: the page's rows and filter-wide kills alike."""
+def _unsearched(state: ListState, now: datetime) -> models.QuerySet[SessionRecord]:
+    """Live sessions matching ``state`` apart from its search text."""
     queryset: models.QuerySet[SessionRecord] = SessionRecord.objects.live(now)
     if state.status == STATUS_AUTHENTICATED:
         queryset = queryset.filter(user_id__isnull=False)
@@ -302,11 +236,26 @@ def filtered(
         queryset = queryset.filter(user_id__isnull=True)
     if state.user:
         queryset = queryset.filter(user_id=state.user)
-    if state.q:
-        queryset = queryset.filter(search_condition(state.q, reveal_ip=reveal_ip))
     if state.flag:
         queryset = flags.filter_rows(queryset, state.flag)
     return queryset
+
+
+def filtered(
+    state: ListState, now: datetime, *, reveal_ip: bool = True
+) -> models.QuerySet[SessionRecord]:
+    """The live sessions matching ``state``: counts and filter-wide kills."""
+    queryset = _unsearched(state, now)
+    if state.q:
+        queryset = queryset.filter(search.condition(state.q, reveal_ip=reveal_ip))
+    return queryset
+
+
+#: Sorts a page can merge from per-branch results (each key mirrors ``SORTS``).
+_MERGE_KEYS: Mapping[str, Any] = {
+    SORT_LAST_SEEN: lambda r: (-r.last_seen.timestamp(), -r.pk),
+    "expiry": lambda r: (r.expiry.timestamp(), r.pk),
+}
 
 
 def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
@@ -352,15 +301,28 @@ def fetch(
         if own_key
         else Value(False)
     )
-    if rows is None:
-        rows = filtered(state, now, reveal_ip=reveal_ip)
-    queryset = (
-        rows.select_related("user")
-        .defer("session_key")
-        .annotate(is_current=is_current)
-        .order_by(*SORTS[state.sort])
-    )
-    records = list(queryset[: state.limit + 1])
+
+    def prepared(rows: models.QuerySet[SessionRecord]) -> models.QuerySet[SessionRecord]:
+        return (
+            rows.select_related("user")
+            .defer("session_key")
+            .annotate(is_current=is_current)
+            .order_by(*SORTS[state.sort])
+        )
+
+    merge_key = _MERGE_KEYS.get(state.sort)
+    if state.q and merge_key is not None:
+        # Each indexed branch gives its first rows; the page is the best of them.
+        base = _unsearched(state, now)
+        found_rows: dict[Any, Any] = {}
+        for branch in search.branches(state.q, reveal_ip=reveal_ip):
+            for record in prepared(base.filter(branch))[: state.limit + 1]:
+                found_rows[record.pk] = record
+        records = sorted(found_rows.values(), key=merge_key)[: state.limit + 1]
+    else:
+        if rows is None:
+            rows = filtered(state, now, reveal_ip=reveal_ip)
+        records = list(prepared(rows)[: state.limit + 1])
     more = len(records) > state.limit
     shown = records[: state.limit]
     found = flags.flags_for(shown)

@@ -89,7 +89,9 @@ class SessionRecord(models.Model):
         indexes = [
             models.Index(fields=["expiry"], name="sessions_pa_expiry_idx"),
             models.Index(fields=["user", "last_seen"], name="sessions_pa_user_seen_idx"),
-            models.Index(fields=["ip"], name="sessions_pa_ip_idx"),
+            # (ip, expiry): "guest swarm" counts live sessions per address; a plain ip index
+            # loses to the expiry index in the planner and scans every live row.
+            models.Index(fields=["ip", "expiry"], name="sessions_pa_ip_expiry_idx"),
             models.Index(fields=["last_seen", "id"], name="sessions_pa_seen_idx"),
         ]
 

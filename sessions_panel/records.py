@@ -127,6 +127,7 @@ def upsert(
     objs, options = _upsert_args(session_key, data, expiry, client)
     SessionRecord.objects.bulk_create(objs, **options)
     forget_live_count()
+    _note_application(objs[0].application)
     note_address(objs[0].user_id, objs[0].ip)
     recently_seen.remember(session_key, client)
 
@@ -179,6 +180,20 @@ def live_count(now: datetime | None = None) -> int:
     with contextlib.suppress(Exception):
         cache.set(LIVE_COUNT_KEY, count, LIVE_COUNT_TTL)
     return count
+
+
+APPLICATIONS_KEY = "sessions_panel:applications"
+
+
+def _note_application(name: str) -> None:
+    """A new application name makes the cached list of names (for search) stale."""
+    if not name:
+        return
+    with contextlib.suppress(Exception):
+        cache = caches["default"]
+        names = cache.get(APPLICATIONS_KEY)
+        if isinstance(names, list) and name not in names:
+            cache.delete(APPLICATIONS_KEY)
 
 
 def forget_live_count() -> None:

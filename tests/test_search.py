@@ -1,0 +1,75 @@
+"""Search branches: each way of matching is exact and served by an index."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessions_panel import search
+from sessions_panel.models import SessionRecord
+
+pytestmark = pytest.mark.django_db
+
+ADDRESSES = [
+    "198.51.10.7",
+    "198.51.100.7",
+    "198.51.109.250",
+    "198.51.110.1",
+    "198.51.1.1",
+    "203.0.113.5",
+    "2001:db8::1",
+    "2001:db8:10::1",
+]
+
+
+def test_ipv4_text_prefix_becomes_address_ranges():
+    assert search._ipv4_ranges("198.51.10") == [
+        ("198.51.10.0", "198.51.10.255"),
+        ("198.51.100.0", "198.51.109.255"),
+    ]
+    assert search._ipv4_ranges("198.51.") == [("198.51.0.0", "198.51.255.255")]
+    assert search._ipv4_ranges("25") == [
+        ("25.0.0.0", "25.255.255.255"),
+        ("250.0.0.0", "255.255.255.255"),
+    ]
+    assert search._ipv4_ranges("2001:db8") is None
+    assert search._ipv4_ranges("300.1") is None
+
+
+@pytest.mark.parametrize(
+    "prefix", ["198.51.10", "198.51.1", "198.51.", "2", "203.0.113.5", "2001:db8:", "2001:db8:1"]
+)
+def test_ip_prefix_search_matches_exactly_the_addresses_that_start_with_it(make_session, prefix):
+    for ip in ADDRESSES:
+        make_session(ip=ip, application="")
+    expected = sorted(ip for ip in ADDRESSES if ip.startswith(prefix))
+    found = SessionRecord.objects.filter(search._ip(prefix)).values_list("ip", flat=True)
+    assert sorted(str(ip) for ip in found) == expected
+
+
+def test_a_new_application_is_searchable_at_once(make_session):
+    make_session(application="Shop")
+    assert SessionRecord.objects.filter(search.condition("sho")).count() == 1
+    make_session(application="Help centre")  # after the names were cached
+    assert SessionRecord.objects.filter(search.condition("help")).count() == 1
+
+
+def test_a_search_nothing_can_match_runs_no_session_query(
+    make_session, django_assert_max_num_queries
+):
+    make_session(application="Shop")
+    search.application_names()
+    with django_assert_max_num_queries(1):  # the user lookup only
+        assert not SessionRecord.objects.filter(search.condition("zzz-nothing")).exists()
+
+
+def test_address_like_search_skips_the_user_table_but_still_finds_addresses(
+    make_session, django_user_model, django_assert_num_queries
+):
+    user = django_user_model.objects.create_user("ops.10.0", email="ops@example.com")
+    make_session(user=user, ip="10.0.0.9", application="")
+    search.application_names()
+    with django_assert_num_queries(0):  # no user lookup: the condition is built in Python
+        condition = search.condition("10.0")
+    assert SessionRecord.objects.filter(condition).count() == 1
+    with django_assert_num_queries(1):  # a word does look among users
+        search.condition("ops")

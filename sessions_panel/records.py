@@ -252,7 +252,9 @@ def touch(
         return True
     last_seen, ip, user_agent, initial_ip, initial_user_agent = row
     changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)
-    if not changed and now - last_seen < timedelta(seconds=interval):
+    age = now - last_seen
+    if not changed and age < timedelta(seconds=interval):
+        recently_seen.remember(session_key, client, age=age.total_seconds())
         return False
     values = _metadata(client)
     if client is not None and initial_ip is None and not initial_user_agent:
@@ -260,4 +262,7 @@ def touch(
         # the first client seen is what it started with, not a change of client.
         values.update(initial_ip=client.ip, initial_user_agent=client.user_agent)
     SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **values)
+    if client is not None and client.ip != ip:
+        note_address(user_id_from(data), client.ip, now)
+    recently_seen.remember(session_key, client)
     return True

@@ -86,6 +86,11 @@ def test_hundred_requests_after_the_interval_write_the_index_exactly_once(
 
     assert index_writes(context) == 1
     assert writes(context) == 1
+    # ... and read once: after writing, this process remembers the row is fresh.
+    reads = [
+        q for q in context.captured_queries if q["sql"].startswith("SELECT") and TABLE in q["sql"]
+    ]
+    assert len(reads) == 1
     assert SessionRecord.objects.get().last_seen - stale > timedelta(minutes=4)
 
 
@@ -98,9 +103,12 @@ def test_request_within_the_interval_makes_no_write_even_in_a_fresh_process(
 
     with CaptureQueriesContext(connection) as context:
         assert client.get("/probe/whoami/").status_code == 200
+    with CaptureQueriesContext(connection) as again:
+        assert client.get("/probe/whoami/").status_code == 200
 
     assert writes(context) == 0
     assert SessionRecord.objects.get().last_seen == before
+    assert [q["sql"] for q in again.captured_queries if TABLE in q["sql"]] == []
 
 
 def test_request_right_after_login_makes_no_index_query_at_all(engine: str, alice: Any) -> None:

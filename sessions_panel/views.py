@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
-from sessions_panel import flags, listing, privacy, reauth, termination
+from sessions_panel import flags, health, listing, privacy, reauth, termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SessionRecord
 
@@ -154,6 +154,7 @@ def _context(
         "refresh_interval": conf.REFRESH_INTERVAL,
         "updated_at": now,
         "flag_label": flags.LABELS.get(state.flag, ""),
+        "store_problem": health.store_problem(),
         **_choices(state, reveal_ip),
     }
     if state.user:

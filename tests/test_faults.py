@@ -45,10 +45,12 @@ def messages_of(response) -> list[str]:
 def test_page_renders_from_the_database_while_redis_is_down(cached_db, admin_user, make_session):
     make_session()
     admin = logged_in(admin_user)
+    assert "session cache cannot be reached" not in body(admin.get(page_url()))
     cached_db.CACHES = REDIS_DOWN
     response = admin.get(page_url())
     assert response.status_code == 200
     assert len(handles_in(body(response))) == 2  # the guest and the admin's own session
+    assert "The session cache cannot be reached." in body(response)
 
 
 def test_kill_while_redis_is_down_is_an_error_and_retry_works_once_it_is_back(

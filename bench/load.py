@@ -47,6 +47,7 @@ class Stats:
     logged_out: int = 0
     panel_ms: list[float] = field(default_factory=list)
     killed_cookies: list[str] = field(default_factory=list)
+    dead_keys: list[str] = field(default_factory=list)
 
     def add(self, n: int = 1) -> None:
         with self.lock:
@@ -179,13 +180,15 @@ def user_loop(base: str, name: str, key: str, stats: Stats, stop: threading.Even
         if status == 302 and "/login/" in headers.get("Location", ""):
             with stats.lock:
                 stats.logged_out += 1
+                stats.dead_keys.append(key)
             browser = Browser(base)
             browser.login(name)  # a killed user logs in again, as a person would
+            key = browser.cookie("sessionid") or ""
             stats.add(3)
         elif status != 200:
             with stats.lock:
                 stats.errors.append(f"{name}: HTTP {status}")
-        stop.wait(random.uniform(0.05, 0.3))
+        stop.wait(random.uniform(0.5, 2.0))  # a person reading a page between clicks
 
 
 def admin_loop(base: str, stats: Stats, stop: threading.Event) -> None:
@@ -299,6 +302,13 @@ def main() -> None:
         admin.login("loadadmin")
         _, html, _ = admin.request(PAGE + "?page=20", headers={"HX-Request": "true"})
         revived = [h for h in stats.killed_cookies if f'data-handle="{h}"' in html]
+        # And every session a user was logged out of stays refused: replay its cookie.
+        for dead in stats.dead_keys:
+            replay = Browser(base)
+            replay.set_cookie("sessionid", dead)
+            status, _, headers = replay.request("/admin/")
+            if not (status == 302 and "/login/" in headers.get("Location", "")):
+                revived.append(dead[:4] + "…")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -311,6 +321,7 @@ def main() -> None:
         "errors": len(stats.errors),
         "logouts_of_killed_users": stats.logged_out,
         "kills": len(stats.killed_cookies),
+        "killed_sessions_replayed": len(stats.dead_keys),
         "revived": len(revived),
         "panel_p50_ms": round(statistics.median(panel), 1) if panel else None,
         "panel_p99_ms": round(panel[int(len(panel) * 0.99) - 1], 1) if panel else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +55,10 @@ def store_class() -> type[SessionBase]:
 
 def _clean_reason(reason: str) -> str:
     # One line, bounded: a reason must not forge log lines or bloat the audit trail.
-    return " ".join(str(reason).split())[:500]
+    # Control characters go too: PostgreSQL cannot store NUL (the audit row would be
+    # lost), and ESC or BEL in the trail would drive the terminal of whoever reads it.
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(reason))
+    return " ".join(text.split())[:500]
 
 
 def _actor_fields(actor: Any) -> dict[str, Any]:

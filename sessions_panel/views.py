@@ -325,14 +325,18 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
 def _target_user(request: HttpRequest) -> tuple[Any, str, int]:
     """The user a kill-user post names: the owner of ``handle``, or ``user`` (a pk).
 
-    A handle wins when both are posted (the row's dialog also carries the list
-    state, which may name a user). Every posted ``user`` value must agree: the id is
-    the target and nothing else, so an ambiguous request ends nothing.
+    Both may be posted (the row's dialog also carries the list state, which may name a
+    user); then they must name the same user. Every posted ``user`` value must agree:
+    an ambiguous or conflicting request (user A's id with user B's handle) ends nothing.
     """
+    posted_users = {str(v) for v in request.POST.getlist("user") if str(v)}
     if request.POST.get("handle"):
         record = _record(request)
         if record is None:
             return None, _("That session had already ended."), messages.INFO
+        if posted_users and posted_users != {str(record.user_id)}:
+            text = _("Session %(id)s does not belong to that user; nothing was ended.")
+            return None, text % {"id": record.short_id}, messages.ERROR
         if record.user_id is None:
             text = _("Session %(id)s belongs to no user account; end it with Kill instead.")
             return None, text % {"id": record.short_id}, messages.WARNING

@@ -199,14 +199,18 @@ def test_unknown_or_malformed_user_id_ends_nothing(admin_client, people, value, 
     assert SessionRecord.objects.count() == before
 
 
-def test_a_handle_still_names_the_user_and_wins_over_the_list_state(admin_client, people):
-    """The row's dialog posts a handle plus the list state, which may name a user."""
-    bob_handle = record_of(people["bob1"]).handle
+def test_a_handle_and_a_user_that_disagree_end_nothing(admin_client, people):
+    """The row's dialog posts a handle plus the list state, which may name a user: they
+    must name the same person, or the request is refused (IDOR)."""
+    bob = record_of(people["bob1"])
     response = admin_client.post(
-        action_url("kill_user"), {"handle": bob_handle, "user": str(people["alice"].pk)}
+        action_url("kill_user"), {"handle": bob.handle, "user": str(people["alice"].pk)}
     )
-    assert messages_of(response) == ["Ended 1 session of bob."]
+    assert messages_of(response) == [
+        f"Session {bob.short_id} does not belong to that user; nothing was ended."
+    ]
     assert SessionRecord.objects.filter(user=people["alice"]).count() == 2
+    assert SessionRecord.objects.filter(pk=bob.pk).exists()
 
 
 def test_kill_user_by_id_of_yourself_keeps_your_current_session(admin_client, admin_user):

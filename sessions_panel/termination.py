@@ -71,18 +71,20 @@ def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> Ki
     """Audit entry, admin log entry, log line and signal for one kill action."""
     reason = _clean_reason(reason)
     try:
-        result.audit = AuditEntry.objects.create(
-            scope=result.scope,
-            reason=reason,
-            requested=result.requested,
-            killed=result.killed,
-            failed=result.failed,
-            user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
-            short_ids=result.short_ids[:1000],
-            detail=detail,
-            **_actor_fields(actor),
-        )
-        _log_entry(result, actor)
+        # A savepoint: a failed audit insert must not poison the caller's transaction.
+        with transaction.atomic():
+            result.audit = AuditEntry.objects.create(
+                scope=result.scope,
+                reason=reason,
+                requested=result.requested,
+                killed=result.killed,
+                failed=result.failed,
+                user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
+                short_ids=result.short_ids[:1000],
+                detail=detail,
+                **_actor_fields(actor),
+            )
+            _log_entry(result, actor)
     except DatabaseError:
         logger.exception("could not write the audit entry of a kill action")
     logger.info(

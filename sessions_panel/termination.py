@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError, transaction
 
-from sessions_panel import revocation
+from sessions_panel import records, revocation
 from sessions_panel.models import AuditEntry, SessionRecord, kill_all_epoch
 from sessions_panel.signals import session_killed
 
@@ -309,14 +309,26 @@ def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = 
     epoch = revocation.now_stamp()
     keep_key = _keep(keep, epoch)
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    # The live count the admin just saw (cached): a COUNT over a million rows would hold
+    # the epoch back by seconds. The purge then gives the exact figure.
     _epoch_kill(
-        result, SessionRecord.objects.live(), epoch, keep_key, lambda: revocation.revoke_all(epoch)
+        result,
+        SessionRecord.objects.live(),
+        epoch,
+        keep_key,
+        lambda: revocation.revoke_all(epoch),
+        expected=lambda _: max(0, records.live_count() - (1 if keep_key else 0)),
     )
     return _finish(result, actor, reason)
 
 
 def _epoch_kill(
-    result: KillResult, rows: Any, epoch: float, keep_key: str | None, revoke: Callable[[], Any]
+    result: KillResult,
+    rows: Any,
+    epoch: float,
+    keep_key: str | None,
+    revoke: Callable[[], Any],
+    expected: Callable[[Any], int] = lambda targeted: int(targeted.count()),
 ) -> None:
     """Set a "not before" epoch (the kill itself), then purge what it refuses.
 
@@ -326,7 +338,7 @@ def _epoch_kill(
     """
     targeted = rows.filter(created__lt=_at(epoch)).exclude(session_key=keep_key or "")
     try:
-        result.requested = targeted.count()
+        result.requested = expected(targeted)
         revoke()
     except DatabaseError:
         logger.exception("could not record the kill; no session was ended")
@@ -338,10 +350,11 @@ def _epoch_kill(
     except Exception:
         logger.exception("purging ended sessions failed; they are refused anyway")
         return
-    if not finished:
+    if finished:
+        result.killed = result.requested = count
+    else:
         logger.info("purged %d ended sessions; manage.py prune purges the rest", count)
-    result.killed = max(result.killed, count)
-    result.requested = max(result.requested, count)
+        result.killed = result.requested = max(result.requested, count)
     result.short_ids = short_ids
     result.user_ids = list(dict.fromkeys([*result.user_ids, *user_ids]))
 

@@ -167,7 +167,14 @@ def branches(q: str, *, reveal_ip: bool = True) -> list[Q]:
     needle = q.lower()
     users = None if _ADDRESS_LIKE.fullmatch(needle) else _users(q)
     found = [users, _applications(q)]
-    if IP_PREFIX.fullmatch(needle) and (reveal_ip or privacy.prefix_is_visible(needle)):
+    # Without "." or ":", text is an address prefix only up to 4 characters ("2001");
+    # a longer hex string is a session ID, and HOST(ip) LIKE would scan on PostgreSQL.
+    addressy = "." in needle or ":" in needle or len(needle) <= 4
+    if (
+        addressy
+        and IP_PREFIX.fullmatch(needle)
+        and (reveal_ip or privacy.prefix_is_visible(needle))
+    ):
         found.append(_ip(needle))
     if SHORT_ID_PREFIX.fullmatch(needle):
         found.append(Q(short_id__gte=needle, short_id__lt=needle + _AFTER))

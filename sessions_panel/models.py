@@ -7,7 +7,7 @@ search and counting are indexed queries that never decode session data.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -32,24 +32,7 @@ def short_id_for(session_key: str) -> str:
 
 class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):
     def live(self, now: datetime | None = None) -> SessionRecordQuerySet:
-        """Sessions that are neither expired nor ended by Kill All.
-
-        Kill All ends every session at once through an epoch, and purges the index
-        rows afterwards in bounded batches; rows it has not reached yet are hidden here.
-        """
-        rows = self.filter(expiry__gt=now or timezone.now())
-        since = kill_all_epoch()
-        return rows.filter(created__gte=since) if since is not None else rows
-
-
-def kill_all_epoch() -> datetime | None:
-    """When Kill All last ran: index rows created before it belong to ended sessions."""
-    not_before = (
-        Revocation.objects.filter(kind=Revocation.ALL, target="")
-        .values_list("not_before", flat=True)
-        .first()
-    )
-    return None if not_before is None else datetime.fromtimestamp(not_before, tz=UTC)
+        return self.filter(expiry__gt=now or timezone.now())
 
 
 class SessionRecord(models.Model):

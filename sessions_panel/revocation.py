@@ -72,6 +72,14 @@ def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
     return _refused(_rows(session_key, user_id), stamp)
 
 
+def refusal(session_key: str, user_id: Any, stamp: float) -> str | None:
+    """Why a load must be refused: ``"key"`` (killed by name), ``"epoch"``, or ``None``."""
+    rows = _rows(session_key, user_id)
+    if any(kind == Revocation.KEY for kind, _ in rows):
+        return "key"
+    return "epoch" if _refused(rows, stamp) else None
+
+
 async def ais_refused(session_key: str, user_id: Any, stamp: float) -> bool:
     return _refused(await sync_to_async(_rows)(session_key, user_id), stamp)
 

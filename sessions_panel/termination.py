@@ -20,10 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import Q
 
 from sessions_panel import records, revocation
-from sessions_panel.models import AuditEntry, SessionRecord, kill_all_epoch
+from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.signals import session_killed
 
 logger = logging.getLogger("sessions_panel")
@@ -278,15 +279,6 @@ def _purge(
         user_ids.extend(user for _, _, user in kept if user is not None)
 
 
-def purge_ended(seconds: float | None = None) -> int:
-    """Purge index rows and store data of sessions Kill All ended but did not reach."""
-    since = kill_all_epoch()
-    if since is None:
-        return 0
-    count, _, _, _ = _purge(SessionRecord.objects.filter(created__lt=since), None, seconds)
-    return count
-
-
 def kill_user(
     user: Any, *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
 ) -> KillResult:
@@ -302,24 +294,60 @@ def kill_user(
 def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = None) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session).
 
-    The global epoch ends them all at once, whatever their number; the store and the
-    index are then purged in batches. Sessions the index never saw are refused on load
-    and left to expire (or ``clearsessions``).
+    The global epoch ends them all at once, whatever their number. The stored data and
+    index rows are then purged in batches for up to :data:`PURGE_SECONDS`; if sessions
+    remain, the index is emptied in one statement (a million rows one by one takes
+    minutes), keeping the caller's row and those of sessions started since. What stays
+    in the store is refused on every load and goes when it expires (``clearsessions``).
     """
     epoch = revocation.now_stamp()
     keep_key = _keep(keep, epoch)
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
-    # The live count the admin just saw (cached): a COUNT over a million rows would hold
-    # the epoch back by seconds. The purge then gives the exact figure.
-    _epoch_kill(
-        result,
-        SessionRecord.objects.live(),
-        epoch,
-        keep_key,
-        lambda: revocation.revoke_all(epoch),
-        expected=lambda _: max(0, records.live_count() - (1 if keep_key else 0)),
+    try:
+        # The live count the admin just saw (cached): a COUNT over a million rows
+        # would hold the epoch back.
+        result.requested = max(0, records.live_count() - (1 if keep_key else 0))
+        revocation.revoke_all(epoch)
+    except DatabaseError:
+        logger.exception("could not record Kill All; no session was ended")
+        result.failed = max(result.requested, 1)
+        return _finish(result, actor, reason)
+    result.killed = result.requested
+    targeted = SessionRecord.objects.filter(created__lt=_at(epoch)).exclude(
+        session_key=keep_key or ""
     )
+    try:
+        count, short_ids, user_ids, finished = _purge(targeted, keep_key, PURGE_SECONDS)
+        result.short_ids, result.user_ids = short_ids, list(dict.fromkeys(user_ids))
+        if not finished:
+            _empty_index(epoch, keep_key)
+        # Requests refused meanwhile drop their own rows, so the purge may count fewer.
+        result.killed = result.requested = max(result.requested, count)
+    except DatabaseError:
+        logger.exception("cleaning up after Kill All failed; its sessions are refused anyway")
     return _finish(result, actor, reason)
+
+
+def _empty_index(epoch: float, keep_key: str | None) -> None:
+    """Drop every index row except the caller's and those of sessions started since."""
+    since = _at(epoch)
+    survivors_filter = Q(last_seen__gte=since)
+    if keep_key:
+        survivors_filter |= Q(session_key=keep_key)
+    using = router.db_for_write(SessionRecord)
+    connection = connections[using]
+    table = connection.ops.quote_name(SessionRecord._meta.db_table)
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # no writer slips in between the steps
+                cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        survivors = list(SessionRecord.objects.using(using).filter(survivors_filter))
+        with connection.cursor() as cursor:
+            # One statement without WHERE: SQLite truncates, PostgreSQL only marks rows.
+            cursor.execute(f"DELETE FROM {table}")
+        SessionRecord.objects.using(using).bulk_create(survivors)
+    records.forget_live_count()
+    records.recently_seen.clear()
 
 
 def _epoch_kill(

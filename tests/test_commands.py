@@ -214,7 +214,7 @@ def test_prune_removes_expired_index_rows_and_spent_markers_only(
 
     assert list(SessionRecord.objects.values_list("session_key", flat=True)) == [live]
     assert sorted(Revocation.objects.values_list("target", flat=True)) == ["", "active"]
-    assert "pruned 1 expired index rows, 1 revocation markers" in out.getvalue()
+    assert "Pruned 1 expired index rows, 1 revocation markers" in out.getvalue()
 
 
 def test_clearsessions_also_prunes_the_index(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import UpdateError
 
 from sessions_panel import records, revocation
@@ -36,18 +37,28 @@ class TrackedSessionMixin(_Base):
     def load(self) -> dict[str, Any]:
         data = self._store_load()
         key = self._session_key
-        if key is not None and revocation.is_refused(
-            key, records.user_id_from(data), revocation.stamp_of(data)
-        ):
+        if key is None:
+            return data
+        why = revocation.refusal(key, records.user_id_from(data), revocation.stamp_of(data))
+        if why == "epoch":
+            # A row that outlived Kill All or a user kill. A session killed by name
+            # keeps its row until the kill is confirmed, so the admin can retry it.
+            records.remove(key)
+        if why is not None:
             return self._refuse()
         return data
 
     async def aload(self) -> dict[str, Any]:
         data: dict[str, Any] = await super().aload()
         key = self._session_key
-        if key is not None and await revocation.ais_refused(
+        if key is None:
+            return data
+        why = await sync_to_async(revocation.refusal)(
             key, records.user_id_from(data), revocation.stamp_of(data)
-        ):
+        )
+        if why == "epoch":
+            await records.aremove(key)
+        if why is not None:
             return self._refuse()
         return data
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from sessions_panel import records, revocation, termination
+from sessions_panel import records, revocation
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SeenAddress
 
@@ -22,7 +22,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
-        ended = termination.purge_ended()
         rows = records.prune(now)
         markers = revocation.prune()
         history, _ = SeenAddress.objects.filter(
@@ -34,7 +33,7 @@ class Command(BaseCommand):
                 created__lt=now - timedelta(days=conf.AUDIT_RETENTION_DAYS)
             ).delete()
         self.stdout.write(
-            f"Purged {ended:,} sessions ended by Kill All; pruned {rows:,} expired index rows, "
+            f"Pruned {rows:,} expired index rows, "
             f"{markers:,} revocation markers, "
             f"{history:,} IP history entries and {audit:,} audit entries."
         )

@@ -242,12 +242,22 @@ def _unsearched(state: ListState, now: datetime) -> models.QuerySet[SessionRecor
 
 
 def filtered(
-    state: ListState, now: datetime, *, reveal_ip: bool = True
+    state: ListState,
+    now: datetime,
+    *,
+    reveal_ip: bool = True,
+    branches: list[Q] | None = None,
 ) -> models.QuerySet[SessionRecord]:
-    """The live sessions matching ``state``: counts and filter-wide kills."""
+    """The live sessions matching ``state``: counts and filter-wide kills.
+
+    ``branches`` are the search's, when the caller computed them already (the user
+    lookup behind them scans the user table: once per request is enough).
+    """
     queryset = _unsearched(state, now)
     if state.q:
-        queryset = queryset.filter(search.condition(state.q, reveal_ip=reveal_ip))
+        if branches is None:
+            branches = search.branches(state.q, reveal_ip=reveal_ip)
+        queryset = queryset.filter(search.any_of(branches))
     return queryset
 
 
@@ -288,6 +298,7 @@ def fetch(
     *,
     reveal_ip: bool = True,
     rows: models.QuerySet[SessionRecord] | None = None,
+    branches: list[Q] | None = None,
 ) -> Page:
     """The rows of pages 1..``state.page`` with their flags, in a fixed number of queries.
 
@@ -315,7 +326,9 @@ def fetch(
         # Each indexed branch gives its first rows; the page is the best of them.
         base = _unsearched(state, now)
         found_rows: dict[Any, Any] = {}
-        for branch in search.branches(state.q, reveal_ip=reveal_ip):
+        if branches is None:
+            branches = search.branches(state.q, reveal_ip=reveal_ip)
+        for branch in branches:
             for record in prepared(base.filter(branch))[: state.limit + 1]:
                 found_rows[record.pk] = record
         records = sorted(found_rows.values(), key=merge_key)[: state.limit + 1]

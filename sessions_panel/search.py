@@ -181,9 +181,13 @@ def branches(q: str, *, reveal_ip: bool = True) -> list[Q]:
     return [branch for branch in found if branch is not None]
 
 
-def condition(q: str, *, reveal_ip: bool = True) -> Q:
-    """All of :func:`branches` OR-ed: the whole set of matches (counts, kills)."""
+def any_of(found: list[Q]) -> Q:
+    """Branches OR-ed: the whole set of matches (counts, kills); nothing when empty."""
     result = Q(pk__in=[])
-    for branch in branches(q, reveal_ip=reveal_ip):
+    for branch in found:
         result |= branch
     return result
+
+
+def condition(q: str, *, reveal_ip: bool = True) -> Q:
+    return any_of(branches(q, reveal_ip=reveal_ip))

@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
-from sessions_panel import flags, health, listing, privacy, reauth, termination
+from sessions_panel import flags, health, listing, privacy, reauth, search, termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SessionRecord
 
@@ -142,11 +142,21 @@ def _context(
     own_key = request.session.session_key
     reveal_ip = privacy.can_reveal_ip(request)
     killer = can_kill(request, model_admin)
-    rows = None if state.error else listing.filtered(state, now, reveal_ip=reveal_ip)
+    # The search's branches once per request: behind them is a scan of the user table.
+    branches = (
+        search.branches(state.q, reveal_ip=reveal_ip) if state.q and not state.error else None
+    )
+    rows = (
+        None
+        if state.error
+        else listing.filtered(state, now, reveal_ip=reveal_ip, branches=branches)
+    )
     context: dict[str, Any] = {
         "opts": model_admin.opts,
         "state": state,
-        "page": listing.fetch(state, now, own_key, reveal_ip=reveal_ip, rows=rows),
+        "page": listing.fetch(
+            state, now, own_key, reveal_ip=reveal_ip, rows=rows, branches=branches
+        ),
         "counts": listing.counts(now, own_key),
         "can_kill": killer,
         "reveal_ip": reveal_ip,

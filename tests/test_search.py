@@ -81,3 +81,21 @@ def test_a_long_hex_string_is_searched_as_a_session_id_not_an_address(make_sessi
     assert len(search.branches(short_id)) == 1  # only the short-ID range
     assert SessionRecord.objects.filter(search.condition(short_id)).count() == 1
     assert len(search.branches("2001")) == 2  # an IPv6 prefix and a short-ID prefix
+
+
+def test_a_page_with_a_search_scans_the_user_table_once(make_session, django_user_model):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.page_support import HTMX, page_url
+
+    admin = django_user_model.objects.create_superuser("root", "r@example.com", "pw")
+    make_session(user=django_user_model.objects.create_user("alice"))
+    client = Client()
+    client.force_login(admin)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(page_url(), {"q": "alice"}, **HTMX)
+    assert response.status_code == 200
+    user_scans = [q for q in queries if 'FROM "auth_user"' in q["sql"] and "LIKE" in q["sql"]]
+    assert len(user_scans) == 1  # the page and the "Kill N matching" preview share it

@@ -215,9 +215,32 @@ class Bench:
         return name[0].split(".", 1)[-1] if name else "nobody"
 
     def deep_page(self, body: bytes) -> None:
-        """The deepest page "load more" reaches: page=K if the page pages by number."""
+        """Twenty "load more" clicks down: what the browser asks for (a keyset position
+        if the link carries one, else a page number), and what the live refresh then
+        costs with every loaded row on screen."""
         text = body.decode(errors="replace")
         links = re.findall(r'(?:hx-get|href)="([^"]*\?[^"]*)"', text)
+        cursor = [link for link in links if re.search(r"[?&](amp;)?(cursor|after)=", link)]
+        if cursor:
+            url = cursor[0].replace("&amp;", "&")
+            for _ in range(19):  # page 1 is on screen: the 20th page is 19 clicks down
+                status, page = self.request(url, htmx=True)
+                found = re.findall(
+                    r'(?:hx-get|href)="([^"]*(?:cursor|after)=[^"]*)"', page.decode()
+                )
+                if status != 200 or not found:
+                    break
+                url = found[0].replace("&amp;", "&")
+            self.page("deep_page", url, htmx=True, note="page 20, appended by load more")
+            page_number = re.search(r"[?&]page=(\d+)", url)
+            if page_number:  # the poll re-renders every row on screen, from the top
+                self.page(
+                    "deep_refresh",
+                    f"{PAGE}?page={page_number.group(1)}",
+                    htmx=True,
+                    note="the live refresh with 20 pages on screen",
+                )
+            return
         numbered = [link for link in links if re.search(r"[?&](amp;)?page=\d+", link)]
         if numbered:
             deep = max(2, self.n // (2 * self.page_size))
@@ -228,18 +251,7 @@ class Bench:
                 note=f"page={deep} requested",
             )
             return
-        cursor = [link for link in links if re.search(r"[?&](amp;)?(cursor|after)=", link)]
-        if not cursor:
-            self.put("deep_page", None, "n/a (no load-more link on page 1)")
-            return
-        url = cursor[0].replace("&amp;", "&")
-        for _ in range(20):  # follow "load more" twenty pages down
-            status, page = self.request(url, htmx=True)
-            found = re.findall(r'(?:hx-get|href)="([^"]*(?:cursor|after)=[^"]*)"', page.decode())
-            if status != 200 or not found:
-                break
-            url = found[0].replace("&amp;", "&")
-        self.page("deep_page", url, htmx=True, note="20 pages down")
+        self.put("deep_page", None, "n/a (no load-more link on page 1)")
 
     def badge_count(self) -> None:
         """The badge's count: the query alone, or what the page pays when it is cached."""

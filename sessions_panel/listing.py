@@ -7,8 +7,9 @@ from the measurements in DESIGN.md shape the search:
 - a username substring must not be one JOIN (``username LIKE '%x%' ORDER BY last_seen``
   walks the whole index): the matching users are found first, then their sessions by
   ``user_id`` (the ``(user, last_seen)`` index);
-- paging never goes deep: "load more" widens one query from the top, capped at
-  :data:`MAX_ROWS` rows, so an offset never grows with the table.
+- paging never uses an offset: "load more" asks for the rows after the last one shown
+  (a keyset position, :mod:`sessions_panel.cursor`), one page whatever the depth; the
+  live refresh and a reload show rows 1..N from the top, capped at :data:`MAX_ROWS`.
 
 Rows leave this module as :class:`Row` values, which hold no session key: the raw key
 cannot reach a template even by mistake.
@@ -25,11 +26,11 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
+from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
-from sessions_panel import flags, privacy, records, search
+from sessions_panel import cursor, flags, privacy, records, search
 from sessions_panel.flags import Flag
 from sessions_panel.models import SessionRecord
 from sessions_panel.useragent import describe
@@ -46,14 +47,7 @@ STATUS_GUEST = "guest"
 STATUSES = (STATUS_ALL, STATUS_AUTHENTICATED, STATUS_GUEST)
 
 SORT_LAST_SEEN = "last_seen"
-#: Each order ends on the primary key, so ties never swap places between refreshes.
-SORTS: Mapping[str, tuple[Any, ...]] = {
-    SORT_LAST_SEEN: (F("last_seen").desc(), F("id").desc()),
-    "expiry": (F("expiry").asc(), F("id").asc()),
-    # Grouped by account (the (user, last_seen) index), guests last.
-    "user": (F("user_id").asc(nulls_last=True), F("last_seen").desc(), F("id").desc()),
-    "ip": (F("ip").asc(nulls_last=True), F("id").asc()),
-}
+SORTS: Mapping[str, tuple[Any, ...]] = {sort: cursor.order_by(sort) for sort in cursor.ORDERS}
 
 
 def parse_user_id(value: Any) -> tuple[str, str]:
@@ -104,6 +98,8 @@ class ListState:
     error: str = ""
     #: Set when the search text was usable after a change (e.g. shortened).
     notice: str = ""
+    #: "Load more": the sort values of the last row shown; only rows after it, one page.
+    after: tuple[Any, ...] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], page_size: int) -> ListState:
@@ -123,16 +119,22 @@ class ListState:
         sort = str(params.get("sort") or SORT_LAST_SEEN)
         flag = str(params.get("flag") or "")
         user, user_error = parse_user_id(params.get("user"))
+        sort = sort if sort in SORTS else SORT_LAST_SEEN
+        raw_after = str(params.get("after") or "")
+        after = cursor.parse(raw_after, sort) if raw_after else None
+        if raw_after and after is None:
+            notice = " ".join(filter(None, [notice, _("The list is shown from the top again.")]))
         return cls(
             q=raw.strip(),
             status=status if status in STATUSES else STATUS_ALL,
-            sort=sort if sort in SORTS else SORT_LAST_SEEN,
+            sort=sort,
             page=_page_number(params.get("page"), max(1, MAX_ROWS // page_size)),
             page_size=page_size,
             flag=flag if flag in flags.LABELS else "",
             user=user,
             error=error or user_error,
             notice=notice,
+            after=after,
         )
 
     @property
@@ -162,6 +164,7 @@ class ListState:
         return self.query_with(page=self.page + 1)
 
     def query_with(self, **changes: Any) -> str:
+        """The query string of the whole list up to ``page`` (never the position)."""
         state = replace(self, **changes)
         params: dict[str, str] = {}
         if state.q:
@@ -219,6 +222,10 @@ class Page:
     has_more: bool
     #: More rows match than :data:`MAX_ROWS`: the admin has to narrow the list.
     capped: bool
+    #: The position after the last row (``after=`` of "load more"), when there is more.
+    next_after: str = ""
+    #: Rows in the list once these are shown (earlier "load more" pages included).
+    shown: int = 0
 
 
 def looks_like_ip_prefix(q: str) -> bool:
@@ -261,11 +268,8 @@ def filtered(
     return queryset
 
 
-#: Sorts a page can merge from per-branch results (each key mirrors ``SORTS``).
-_MERGE_KEYS: Mapping[str, Any] = {
-    SORT_LAST_SEEN: lambda r: (-r.last_seen.timestamp(), -r.pk),
-    "expiry": lambda r: (r.expiry.timestamp(), r.pk),
-}
+#: Sorts a page can merge from per-branch results: the same order in Python as in SQL.
+_MERGEABLE = (SORT_LAST_SEEN, "expiry")
 
 
 def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
@@ -300,10 +304,11 @@ def fetch(
     rows: models.QuerySet[SessionRecord] | None = None,
     branches: list[Q] | None = None,
 ) -> Page:
-    """The rows of pages 1..``state.page`` with their flags, in a fixed number of queries.
+    """The rows of pages 1..``state.page`` (or, with ``state.after``, of page
+    ``state.page`` alone) with their flags, in a fixed number of queries.
 
     One query for the rows (plus one for a user search, unless ``rows`` was built
-    already) and at most four for the flags, whatever the page size.
+    already) and at most four for the flags, whatever the page size or depth.
     """
     if state.error:
         return Page(rows=[], has_more=False, capped=False)
@@ -312,36 +317,45 @@ def fetch(
         if own_key
         else Value(False)
     )
+    limit = state.page_size if state.after is not None else state.limit
+    position = cursor.after(state.sort, state.after) if state.after is not None else Q()
 
     def prepared(rows: models.QuerySet[SessionRecord]) -> models.QuerySet[SessionRecord]:
         return (
-            rows.select_related("user")
+            rows.filter(position)
+            .select_related("user")
             .defer("session_key")
             .annotate(is_current=is_current)
             .order_by(*SORTS[state.sort])
         )
 
-    merge_key = _MERGE_KEYS.get(state.sort)
-    if state.q and merge_key is not None:
+    if state.q and state.sort in _MERGEABLE:
         # Each indexed branch gives its first rows; the page is the best of them.
         base = _unsearched(state, now)
         found_rows: dict[Any, Any] = {}
         if branches is None:
             branches = search.branches(state.q, reveal_ip=reveal_ip)
         for branch in branches:
-            for record in prepared(base.filter(branch))[: state.limit + 1]:
+            for record in prepared(base.filter(branch))[: limit + 1]:
                 found_rows[record.pk] = record
-        records = sorted(found_rows.values(), key=merge_key)[: state.limit + 1]
+        records = sorted(found_rows.values(), key=cursor.sort_key(state.sort))[: limit + 1]
     else:
         if rows is None:
             rows = filtered(state, now, reveal_ip=reveal_ip)
-        records = list(prepared(rows)[: state.limit + 1])
-    more = len(records) > state.limit
-    shown = records[: state.limit]
+        records = list(prepared(rows)[: limit + 1])
+    more = len(records) > limit
+    shown = records[:limit]
     found = flags.flags_for(shown)
     page_rows = [_row(r, now, found.get(r.pk, []), reveal_ip) for r in shown]
     at_cap = state.page >= state.last_page
-    return Page(rows=page_rows, has_more=more and not at_cap, capped=more and at_cap)
+    has_more = more and not at_cap
+    return Page(
+        rows=page_rows,
+        has_more=has_more,
+        capped=more and at_cap,
+        next_after=cursor.token(shown[-1], state.sort) if has_more else "",
+        shown=len(page_rows) + (limit * (state.page - 1) if state.after is not None else 0),
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 PAGE_TEMPLATE = "sessions_panel/sessions.html"
 UPDATE_TEMPLATE = "sessions_panel/update.html"
+MORE_TEMPLATE = "sessions_panel/more.html"
 #: Handles are ``secrets.token_urlsafe`` output; anything else is not worth a query.
 HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REASON_MAX_LENGTH = 500
@@ -229,11 +230,35 @@ def _fragment(
     return response
 
 
+def _more(
+    request: HttpRequest, model_admin: ModelAdmin[Any], state: listing.ListState
+) -> TemplateResponse:
+    """ "Load more": the next page of rows alone, to append; none of the page's counts."""
+    now = timezone.now()
+    reveal_ip = privacy.can_reveal_ip(request)
+    context = {
+        "state": state,
+        "page": listing.fetch(state, now, request.session.session_key, reveal_ip=reveal_ip),
+        "can_kill": can_kill(request, model_admin),
+        "reveal_ip": reveal_ip,
+        "urls": panel_urls(model_admin),
+        "refresh_interval": conf.REFRESH_INTERVAL,
+        "updated_at": now,
+    }
+    response = TemplateResponse(request, MORE_TEMPLATE, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
 def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     """The page, or on an htmx request only its results (search, filter, poll)."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     state = _state(request, request.GET)
+    if wants_fragment(request) and state.after is not None and not state.error:
+        response = _more(request, model_admin, state)
+        return replace_url(response, _list_url(model_admin, state))
+    state = replace(state, after=None)  # the page and the refresh show the list from the top
     if wants_fragment(request):
         response = _fragment(request, model_admin, state, with_messages=False)
         # The address bar follows the search, so the view can be shared and reloaded.
@@ -261,7 +286,7 @@ def _require_kill_permission(request: HttpRequest, model_admin: ModelAdmin[Any])
 def _action_state(request: HttpRequest) -> listing.ListState:
     """The list the admin was looking at: htmx posts it, plain forms carry it in the URL."""
     params = {**request.GET.dict(), **request.POST.dict()}
-    return _state(request, params)
+    return replace(_state(request, params), after=None)
 
 
 def _reason(request: HttpRequest) -> str:

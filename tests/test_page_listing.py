@@ -323,23 +323,126 @@ def six_sessions(admin_client, make_session, settings):
     return admin_client
 
 
+def load_more_url(html: str) -> str:
+    """The htmx address of the "Load more" link (what a click requests)."""
+    found = re.search(r'hx-get="([^"]*after=[^"]*)"', html)
+    assert found, "no load-more link"
+    return found.group(1).replace("&amp;", "&")
+
+
 def test_first_page_is_bounded_with_a_load_more_link(six_sessions):
     html = body(six_sessions.get(page_url()))
     assert len(handles_in(html)) == 2
+    # Without JavaScript the link widens the list; with htmx it asks for what follows.
     assert 'href="/admin/sessions_panel/sessionrecord/?page=2"' in html
+    assert load_more_url(html).startswith(page_url() + "?page=2&after=")
     assert "Load more" in html
 
 
-def test_load_more_widens_the_list_from_the_top(six_sessions):
-    first = handles_in(body(six_sessions.get(page_url(), **HTMX)))
-    response = six_sessions.get(page_url(), {"page": "2"}, **HTMX)
-    more = handles_in(body(response))
-    assert len(more) == 4
-    assert more[:2] == first
+def test_load_more_appends_only_the_next_rows(six_sessions):
+    first = body(six_sessions.get(page_url(), **HTMX))
+    response = six_sessions.get(load_more_url(first), **HTMX)
+    more = body(response)
+    assert response.templates[0].name == "sessions_panel/more.html"
+    appended = handles_in(more)
+    assert len(appended) == 2
+    assert not set(appended) & set(handles_in(first))
+    # A reload or the live refresh shows everything shown so far, from the top.
     assert response["HX-Replace-Url"] == page_url() + "?page=2"
-    last = body(six_sessions.get(page_url(), {"page": "3"}, **HTMX))
-    assert len(handles_in(last)) == 6
-    assert "Load more" not in last
+    assert 'id="sp-poller"' in more and f'hx-get="{page_url()}?page=2"' in more
+    assert '<input type="hidden" name="page" value="2">' in more
+    widened = handles_in(body(six_sessions.get(page_url(), {"page": "2"}, **HTMX)))
+    assert handles_in(first) + appended == widened
+    last = six_sessions.get(load_more_url(more), **HTMX)
+    assert len(handles_in(body(last))) == 2
+    assert "Load more" not in body(last)
+
+
+def test_load_more_costs_the_same_queries_however_deep(admin_client, make_session, settings):
+    settings.SESSIONS_PANEL = {"PAGE_SIZE": 2}
+    for _ in range(9):
+        make_session()
+    html = body(admin_client.get(page_url(), **HTMX))
+    counts = []
+    for _ in range(3):
+        url = load_more_url(html)
+        with CaptureQueriesContext(connection) as queries:
+            html = body(admin_client.get(url, **HTMX))
+        counts.append(len(queries))
+        # No offset: the rows query seeks to the position instead.
+        rows_query = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
+        assert rows_query and all("OFFSET" not in sql for sql in rows_query)
+    assert counts[0] == counts[1] == counts[2]
+
+
+@pytest.mark.parametrize("sort", sorted(listing.SORTS))
+@pytest.mark.parametrize("status", ["all", "guest"])
+def test_load_more_pages_add_up_to_the_whole_list_in_every_order(
+    admin_client, make_session, settings, django_user_model, sort, status
+):
+    """Ties on every sort column, guests (NULL user) and unknown IPs (NULL ip) included:
+    following "load more" to the end shows each row once, in the list's order."""
+    settings.SESSIONS_PANEL = {"PAGE_SIZE": 3}
+    users = [django_user_model.objects.create_user(f"u{n}") for n in range(3)]
+    for n in range(14):
+        make_session(
+            user=users[n % 3] if n % 4 else None,
+            ip=None if n % 5 == 0 else f"198.51.100.{n % 3}",
+        )
+    same = timezone.now().replace(microsecond=0)
+    # Half of them share one last-seen and one expiry: only the id breaks the tie.
+    SessionRecord.objects.filter(
+        pk__in=SessionRecord.objects.order_by("pk")[:7].values("pk")
+    ).update(last_seen=same, expiry=same + timedelta(days=1))
+    admin_client.get(page_url())  # the admin's own address and last seen settle
+    params = {"sort": sort, "status": status}
+    everything = handles_in(body(admin_client.get(page_url(), {**params, "page": "99"}, **HTMX)))
+    html = body(admin_client.get(page_url(), params, **HTMX))
+    seen = handles_in(html)
+    while "Load more" in html:
+        html = body(admin_client.get(load_more_url(html), **HTMX))
+        seen += handles_in(html)
+    assert seen == everything
+    assert len(everything) == (15 if status == "all" else 4)  # the admin's own included
+
+
+def test_load_more_after_a_search_merges_its_branches(admin_client, make_session, settings):
+    settings.SESSIONS_PANEL = {"PAGE_SIZE": 2}
+    for n in range(4):
+        make_session(ip=f"10.9.0.{n}")
+        make_session(ip="192.0.2.1", application="Orders")
+    # "or" matches the application, "10.9" would not: a two-branch search needs both.
+    admin_client.get(page_url())
+    params = {"q": "o"}
+    everything = handles_in(body(admin_client.get(page_url(), {**params, "page": "99"}, **HTMX)))
+    html = body(admin_client.get(page_url(), params, **HTMX))
+    seen = handles_in(html)
+    while "Load more" in html:
+        html = body(admin_client.get(load_more_url(html), **HTMX))
+        seen += handles_in(html)
+    assert seen == everything
+    assert len(everything) >= 4
+
+
+@pytest.mark.parametrize(
+    "after",
+    ["nonsense", "e30", "W10", "W251bGwsMV0", "WzEsMl0", "x" * 5000, "W3sidCI6dHJ1ZX0sMV0"],
+    ids=["garbage", "object", "empty-list", "null-time", "no-times", "huge", "bool-time"],
+)
+def test_a_bad_load_more_position_shows_the_list_from_the_top(six_sessions, after):
+    top = handles_in(body(six_sessions.get(page_url(), **HTMX)))
+    response = six_sessions.get(page_url(), {"page": "2", "after": after}, **HTMX)
+    assert response.status_code == 200
+    html = body(response)
+    assert "The list is shown from the top again." in html
+    assert handles_in(html)[:2] == top
+
+
+def test_a_position_from_another_order_is_not_used(six_sessions):
+    html = body(six_sessions.get(page_url(), **HTMX))
+    url = load_more_url(html).replace("?page=2", "?sort=ip&page=2")
+    response = body(six_sessions.get(url, **HTMX))
+    assert "The list is shown from the top again." in response
 
 
 @pytest.mark.parametrize(
@@ -358,6 +461,15 @@ def test_load_more_stops_at_the_row_cap_and_says_so(six_sessions, monkeypatch):
     assert len(handles_in(html)) == 4
     assert "Load more" not in html
     assert "Showing the first 4 sessions. Search or filter to find the others." in html
+
+
+def test_appending_stops_at_the_row_cap_and_says_so(six_sessions, monkeypatch):
+    monkeypatch.setattr(listing, "MAX_ROWS", 4)
+    html = body(six_sessions.get(page_url(), **HTMX))
+    more = body(six_sessions.get(load_more_url(html), **HTMX))
+    assert len(handles_in(more)) == 2
+    assert "Load more" not in more
+    assert "Showing the first 4 sessions. Search or filter to find the others." in more
 
 
 def test_paging_keeps_search_and_filters(six_sessions):

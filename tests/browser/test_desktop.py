@@ -278,6 +278,36 @@ def test_live_refresh_shows_a_session_logged_in_elsewhere_without_reload(
     watch.assert_no_navigation()
 
 
+def test_load_more_appends_rows_moves_focus_and_the_refresh_keeps_them(
+    new_page, admin_user, session_cookie, make_session, settings
+):
+    settings.SESSIONS_PANEL = {**settings.SESSIONS_PANEL, "PAGE_SIZE": 3, "REFRESH_INTERVAL": 1}
+    for _ in range(6):
+        make_session()
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    open_panel(page)
+    expect(page.locator(ROWS)).to_have_count(3)
+    first = page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.handle)")
+    watch = NavigationWatch(page)
+
+    with page.expect_response(lambda r: "after=" in r.url):
+        page.get_by_role("link", name="Load more").click()
+    expect(page.locator(ROWS)).to_have_count(6)
+    handles = page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.handle)")
+    assert handles[:3] == first and len(set(handles)) == 6
+    expect(page.locator(ROWS).nth(3)).to_be_focused()  # the first new row
+    expect(page).to_have_url(re.compile(r"\?page=2$"))
+
+    # The live refresh now covers every row on screen, not only the first page.
+    with page.expect_response(lambda r: "page=2" in r.url and "after=" not in r.url):
+        pass
+    expect(page.locator(ROWS)).to_have_count(6)
+    page.get_by_role("link", name="Load more").click()
+    expect(page.locator(ROWS)).to_have_count(7)  # six guests and the admin
+    expect(page.get_by_role("link", name="Load more")).to_have_count(0)
+    watch.assert_no_navigation()
+
+
 # -- layout -----------------------------------------------------------------------------
 
 

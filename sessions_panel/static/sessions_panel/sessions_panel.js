@@ -9,7 +9,8 @@
  *   revealed ones are remembered by handle and re-applied after every swap;
  * - the live refresh: polls are skipped while a dialog is open or the page is hidden,
  *   and the list refreshes as soon as the page is visible again;
- * - keyboard focus survives a refresh, and "Load more" moves it to the first new row.
+ * - keyboard focus survives a refresh, and "Load more" (which appends the next rows)
+ *   moves it to the first new row.
  */
 "use strict";
 
@@ -192,6 +193,11 @@
     const element = event.detail.elt;
     if (element && element.dataset && element.dataset.spMore) {
       focusRowIndex = Number(element.dataset.spMore);
+      // A refresh in flight would answer with the list as it was before these rows.
+      const poller = byId("sp-poller");
+      if (poller && window.htmx) {
+        window.htmx.trigger(poller, "htmx:abort");
+      }
     }
   });
 
@@ -225,7 +231,8 @@
 
   document.addEventListener("htmx:afterSettle", function (event) {
     applyReveal();
-    if (!(event.target instanceof Element) || event.target.id !== "sp-results") {
+    const swapped = event.target instanceof Element ? event.target.id : "";
+    if (swapped !== "sp-results" && swapped !== "sp-rows") {
       return; // an out-of-band piece (badge, count): focus is the results' business
     }
     const rows = document.querySelectorAll("#sp-results tr.sp-row");

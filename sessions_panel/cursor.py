@@ -1,0 +1,175 @@
+"""Where "load more" resumes: a keyset position in one of the page's orders.
+
+An offset grows with the depth of the list (rows 1..N fetched and rendered again for
+page N); a position does not: "rows after (last seen, id)" is a seek on the same index
+that serves page 1. The position travels as an opaque token in the URL; it carries only
+the sort values of the last row shown (times, ids, an address the viewer was shown),
+never a session key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import F, Q
+
+from sessions_panel.models import SessionRecord
+
+
+@dataclass(frozen=True)
+class Key:
+    """One column of an order."""
+
+    field: str
+    descending: bool = False
+    #: NULLs come after every value (the order a person expects from "guests last").
+    nulls_last: bool = False
+
+
+#: Each order ends on the primary key, so ties never swap places between refreshes.
+ORDERS: Mapping[str, tuple[Key, ...]] = {
+    "last_seen": (Key("last_seen", descending=True), Key("id", descending=True)),
+    "expiry": (Key("expiry"), Key("id")),
+    # Grouped by account (the (user, last_seen) index), guests last.
+    "user": (
+        Key("user_id", nulls_last=True),
+        Key("last_seen", descending=True),
+        Key("id", descending=True),
+    ),
+    "ip": (Key("ip", nulls_last=True), Key("id")),
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TIMES = ("last_seen", "expiry")
+#: A token longer than this is not one of ours (the longest is an IPv6 address and ids).
+MAX_TOKEN_LENGTH = 400
+
+
+def order_by(sort: str) -> tuple[Any, ...]:
+    """``ORDER BY`` expressions of ``sort``, for ``QuerySet.order_by``."""
+    expressions = []
+    for key in ORDERS[sort]:
+        column = F(key.field)
+        if key.descending:
+            expressions.append(column.desc(nulls_last=True) if key.nulls_last else column.desc())
+        else:
+            expressions.append(column.asc(nulls_last=True) if key.nulls_last else column.asc())
+    return tuple(expressions)
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Whole microseconds since the epoch: exact, unlike a float timestamp.
+        return {"t": (value - _EPOCH) // timedelta(microseconds=1)}
+    if value is None or isinstance(value, int | str):
+        return value
+    return str(value)  # a UUID or other primary key: its text form filters the same
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        micros = value.get("t")
+        if set(value) != {"t"} or not isinstance(micros, int) or isinstance(micros, bool):
+            raise ValueError("not a time")
+        return _EPOCH + timedelta(microseconds=micros)
+    if (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63)
+    ):
+        return value
+    raise ValueError("not a sort value")
+
+
+def token(record: Any, sort: str) -> str:
+    """The position just after ``record`` in ``sort`` order."""
+    values = [_encode_value(getattr(record, key.field)) for key in ORDERS[sort]]
+    text = json.dumps(values, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def parse(text: str, sort: str) -> tuple[Any, ...] | None:
+    """The sort values a token holds, or ``None`` when it is not a token of ``sort``."""
+    if not text or len(text) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(ORDERS[sort]):
+            return None
+        decoded = tuple(_decode_value(value) for value in values)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError):
+        return None
+    for key, value in zip(ORDERS[sort], decoded, strict=True):
+        if value is None and not key.nulls_last:
+            return None  # only a nullable column can hold NULL
+        if (key.field in _TIMES) != isinstance(value, datetime):
+            return None  # a time where none belongs, or none where one does
+        if key.field == "id" and not isinstance(value, int):
+            return None
+    return decoded
+
+
+def _never() -> Q:
+    return Q(pk__in=[])
+
+
+def _equal(key: Key, value: Any) -> Q:
+    return Q(**{f"{key.field}__isnull": True}) if value is None else Q(**{key.field: value})
+
+
+def _beyond(key: Key, value: Any) -> Q:
+    """Rows strictly after ``value`` in this column's order."""
+    if value is None:
+        return _never()  # NULLs come last: nothing is after them in this column
+    strictly = Q(**{f"{key.field}__{'lt' if key.descending else 'gt'}": value})
+    return strictly | Q(**{f"{key.field}__isnull": True}) if key.nulls_last else strictly
+
+
+def after(sort: str, values: Sequence[Any]) -> Q:
+    """Rows after the position ``values`` in ``sort`` order.
+
+    The first column's range comes first and alone (``last_seen <= x AND (...)``), so the
+    database seeks the index to the position instead of filtering from its start.
+    """
+    keys = ORDERS[sort]
+    condition = _never()
+    for depth, (key, value) in enumerate(zip(keys, values, strict=True)):
+        branch = _beyond(key, value)
+        for earlier, earlier_value in zip(keys[:depth], values[:depth], strict=True):
+            branch &= _equal(earlier, earlier_value)
+        condition |= branch
+    first, value = keys[0], values[0]
+    if value is None:
+        seek = Q(**{f"{first.field}__isnull": True})
+    else:
+        seek = Q(**{f"{first.field}__{'lte' if first.descending else 'gte'}": value})
+        if first.nulls_last:
+            seek |= Q(**{f"{first.field}__isnull": True})
+    return seek & condition
+
+
+def sort_key(sort: str) -> Any:
+    """A Python key giving ``sort`` order to records (to merge per-branch results)."""
+    keys = ORDERS[sort]
+
+    def key(record: SessionRecord) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for column in keys:
+            value = getattr(record, column.field)
+            if value is None:
+                parts.append((1, 0))
+                continue
+            number: Any = value.timestamp() if isinstance(value, datetime) else value
+            if column.descending:
+                number = -number
+            parts.append((0, number))
+        return tuple(parts)
+
+    return key

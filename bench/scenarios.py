@@ -316,6 +316,7 @@ class Bench:
         self.log("query plans")
         for key in (
             "page1_full",
+            "deep_page",
             "badge_count",
             "search_ip",
             "search_user",

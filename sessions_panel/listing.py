@@ -25,8 +25,9 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models
 from django.db.models import BooleanField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
@@ -234,13 +235,26 @@ def looks_like_ip_prefix(q: str) -> bool:
     )
 
 
+def _guests(queryset: models.QuerySet[SessionRecord]) -> models.QuerySet[SessionRecord]:
+    """Guest rows, without inviting SQLite onto the (user, last_seen) index.
+
+    ``user_id IS NULL`` reads as an equality on that index, so SQLite (which has no
+    statistics) takes it, then sorts every guest row for an expiry or IP order (0.9 s
+    at 1,000,000). ``COALESCE(user_id, NULL) IS NULL`` means the same and leaves the
+    planner on the sort's own index, where guests (a third of the rows) come quickly.
+    """
+    if connections[queryset.db].vendor != "sqlite":
+        return queryset.filter(user_id__isnull=True)
+    return queryset.alias(_user=Coalesce("user_id", None)).filter(_user__isnull=True)
+
+
 def _unsearched(state: ListState, now: datetime) -> models.QuerySet[SessionRecord]:
     """Live sessions matching ``state`` apart from its search text."""
     queryset: models.QuerySet[SessionRecord] = SessionRecord.objects.live(now)
     if state.status == STATUS_AUTHENTICATED:
         queryset = queryset.filter(user_id__isnull=False)
     elif state.status == STATUS_GUEST:
-        queryset = queryset.filter(user_id__isnull=True)
+        queryset = _guests(queryset)
     if state.user:
         queryset = queryset.filter(user_id=state.user)
     if state.flag:
@@ -318,17 +332,13 @@ def fetch(
         else Value(False)
     )
     limit = state.page_size if state.after is not None else state.limit
-    position = cursor.after(state.sort, state.after) if state.after is not None else Q()
 
-    def prepared(rows: models.QuerySet[SessionRecord]) -> models.QuerySet[SessionRecord]:
-        return (
-            rows.filter(position)
-            .select_related("user")
-            .defer("session_key")
-            .annotate(is_current=is_current)
-            .order_by(*SORTS[state.sort])
-        )
+    def prepared(rows: models.QuerySet[SessionRecord]) -> list[SessionRecord]:
+        rows = rows.select_related("user").defer("session_key").annotate(is_current=is_current)
+        guests = state.status == STATUS_GUEST and state.sort == "user"
+        return cursor.page(rows, state.sort, state.after, limit + 1, only_nulls=guests)
 
+    records: list[Any]
     if state.q and state.sort in _MERGEABLE:
         # Each indexed branch gives its first rows; the page is the best of them.
         base = _unsearched(state, now)
@@ -336,13 +346,13 @@ def fetch(
         if branches is None:
             branches = search.branches(state.q, reveal_ip=reveal_ip)
         for branch in branches:
-            for record in prepared(base.filter(branch))[: limit + 1]:
+            for record in prepared(base.filter(branch)):
                 found_rows[record.pk] = record
         records = sorted(found_rows.values(), key=cursor.sort_key(state.sort))[: limit + 1]
     else:
         if rows is None:
             rows = filtered(state, now, reveal_ip=reveal_ip)
-        records = list(prepared(rows)[: limit + 1])
+        records = prepared(rows)
     more = len(records) > limit
     shown = records[:limit]
     found = flags.flags_for(shown)

@@ -142,25 +142,20 @@ def _is_new(first_seen: Any, history_start: Any, row: SessionRecord) -> bool:
 
 def filter_rows(rows: QuerySet[SessionRecord], code: str) -> QuerySet[SessionRecord]:
     """Only the rows carrying flag ``code`` (unknown codes filter nothing out)."""
+    # Each flag is a correlated EXISTS, checked row by row as the page walks its index
+    # and stops at a page: a GROUP BY over every live row (2.8 s at 1,000,000 for
+    # "multiple") would come first otherwise.
     live = SessionRecord.objects.live()
     if code == MULTIPLE:
-        crowded = (
-            live.filter(user__isnull=False)
-            .values("user_id")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .values("user_id")
-        )
-        return rows.filter(user_id__in=crowded)
+        other = live.filter(user_id=OuterRef("user_id")).exclude(pk=OuterRef("pk"))
+        return rows.filter(user__isnull=False).filter(Exists(other))
     if code == SWARM:
-        swarms = (
-            live.filter(user__isnull=True, ip__isnull=False)
-            .values("ip")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=conf.GUEST_SWARM_THRESHOLD)
-            .values("ip")
+        threshold = conf.GUEST_SWARM_THRESHOLD
+        # More than ``threshold`` guests on the address: a row at that offset exists.
+        guests = live.filter(ip=OuterRef("ip"), user__isnull=True).order_by("pk")
+        return rows.filter(user__isnull=True, ip__isnull=False).filter(
+            Exists(guests[threshold : threshold + 1])
         )
-        return rows.filter(user__isnull=True, ip__in=swarms)
     if code == NEW_IP:
         introduced = SeenAddress.objects.filter(
             user_id=OuterRef("user_id"),

@@ -3,12 +3,17 @@
 The IP follows the panel's security rule: ``REMOTE_ADDR`` unless trusted proxies are
 configured, then the right-most untrusted hop of ``X-Forwarded-For``. Anything that does
 not parse as an address is stored as unknown (``None``), never guessed.
+
+Working all that out costs more than the rest of the panel's per-request work, and
+most requests write nothing, so the middleware hands the engine a
+:class:`RequestClient` that does it only when asked.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import unicodedata
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.http import HttpRequest
 
-from sessions_panel.conf import conf
+from sessions_panel.conf import conf, generation
 
 APPLICATION_MAX_LENGTH = 100
 
@@ -89,6 +94,9 @@ def clean_user_agent(value: str | bytes | None, max_length: int | None = None) -
         value = value.decode("utf-8", "replace")
     # Cut first so a 64 KB header costs no more than a short one.
     value = value[: max_length * 2]
+    if value.isascii() and value.isprintable():
+        # The usual browser header: nothing to drop (no control character is printable).
+        return " ".join(value.split())[:max_length]
     cleaned = "".join(
         " " if ch in "\t\r\n" else ch
         for ch in value
@@ -134,3 +142,57 @@ def stored_ip(address: str | None) -> str | None:
 def client_info(request: HttpRequest) -> ClientInfo:
     user_agent = request.META.get("HTTP_USER_AGENT") if conf.STORE_USER_AGENT else None
     return ClientInfo(ip=stored_ip(client_ip(request)), user_agent=clean_user_agent(user_agent))
+
+
+class RequestClient:
+    """One request's :class:`ClientInfo`, worked out on first use and kept.
+
+    :attr:`fingerprint` is the raw input it is worked out from, so "has the client
+    changed since the last touch?" can be answered without working it out.
+    """
+
+    __slots__ = ("_info", "_request", "_view_func")
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._view_func: Any = None
+        self._info: ClientInfo | None = None
+
+    @property
+    def fingerprint(self) -> Hashable:
+        """Equal fingerprints give equal :class:`ClientInfo` IPs and user agents."""
+        meta = self._request.META
+        return (
+            generation(),
+            meta.get("REMOTE_ADDR"),
+            meta.get("HTTP_X_FORWARDED_FOR"),
+            meta.get("HTTP_USER_AGENT"),
+        )
+
+    def set_view(self, view_func: Any) -> None:
+        """The resolved view, which names the application (see :func:`application`)."""
+        self._view_func = view_func
+        self._info = None
+
+    def resolve(self) -> ClientInfo:
+        if self._info is None:
+            info = client_info(self._request)
+            if self._view_func is not None:
+                name = application(self._request, self._view_func)
+                if name is not None:
+                    info = ClientInfo(ip=info.ip, user_agent=info.user_agent, application=name)
+            self._info = info
+        return self._info
+
+    @property
+    def ip(self) -> str | None:
+        return self.resolve().ip
+
+    @property
+    def user_agent(self) -> str:
+        return self.resolve().user_agent
+
+
+def resolved(client: ClientInfo | RequestClient | None) -> ClientInfo | None:
+    """The concrete :class:`ClientInfo`, working out a :class:`RequestClient`."""
+    return client.resolve() if isinstance(client, RequestClient) else client

@@ -1,7 +1,8 @@
 """The panel's settings: one namespaced dict, ``SESSIONS_PANEL``, read live.
 
 Reading on every access (rather than caching) keeps ``override_settings`` working
-without a ``setting_changed`` receiver.
+without a ``setting_changed`` receiver. :func:`generation` counts the changes, for
+code that remembers a value worked out from them (see ``client.RequestClient``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -45,6 +47,23 @@ DEFAULTS: Mapping[str, Any] = {
     # re-keyed by update_session_auth_hash, stays).
     "END_SESSIONS_ON_PASSWORD_CHANGE": False,
 }
+
+
+_generation = 0
+
+
+def generation() -> int:
+    """A number that changes whenever ``SESSIONS_PANEL`` is overridden or restored."""
+    return _generation
+
+
+def _changed(*, setting: str, **kwargs: Any) -> None:
+    global _generation
+    if setting == "SESSIONS_PANEL":
+        _generation += 1
+
+
+setting_changed.connect(_changed, dispatch_uid="sessions_panel.conf.generation")
 
 
 def user_settings() -> Mapping[str, Any]:

@@ -2,8 +2,9 @@
 
 Placed after ``SessionMiddleware`` and ``AuthenticationMiddleware``. On the way in it
 attaches who is asking (IP, user agent, application) to ``request.session`` without
-loading it; on the way out it touches "last seen" at most once per interval. A request
-without a session cookie costs no query at all.
+loading it, as a :class:`~sessions_panel.client.RequestClient` that works them out
+only if something is written; on the way out it touches "last seen" at most once per
+interval. A request without a session cookie costs no query at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
-from sessions_panel.client import ClientInfo, application, client_info
+from sessions_panel.client import RequestClient
 from sessions_panel.conf import conf
 
 
@@ -30,7 +31,7 @@ class SessionsPanelMiddleware:
         session = getattr(request, "session", None)
         if not isinstance(session, TrackedSessionMixin):
             return self.get_response(request)
-        session.client = client_info(request)
+        session.client = RequestClient(request)
         response = self.get_response(request)
         self._touch(request, session, response)
         return response
@@ -43,14 +44,9 @@ class SessionsPanelMiddleware:
         view_kwargs: Any,
     ) -> None:
         session = getattr(request, "session", None)
-        if isinstance(session, TrackedSessionMixin) and session.client is not None:
-            name = application(request, view_func)
-            if name is not None:
-                session.client = ClientInfo(
-                    ip=session.client.ip,
-                    user_agent=session.client.user_agent,
-                    application=name,
-                )
+        client = getattr(session, "client", None)
+        if isinstance(client, RequestClient):
+            client.set_view(view_func)
 
     def _touch(
         self, request: HttpRequest, session: TrackedSessionMixin, response: HttpResponse

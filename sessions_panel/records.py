@@ -10,7 +10,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from sessions_panel.client import ClientInfo
+from sessions_panel.client import ClientInfo, RequestClient, resolved
 from sessions_panel.models import SeenAddress, SessionRecord, short_id_for
 
 METADATA_FIELDS = ("ip", "user_agent", "application")
@@ -31,28 +31,45 @@ class RecentlySeen:
 
     It spares the index read on most requests: within the interval this process
     already knows the row is fresh. Across processes each one writes at most once per
-    interval. Bounded (least recently used entries go first).
+    interval. Bounded (least recently used entries go first). It also keeps the
+    fingerprint of the client last seen (see ``client.RequestClient``), so an
+    unchanged client is recognised without parsing its IP and user agent again.
     """
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[float, str | None, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, str | None, str, Hashable]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def fresh(self, key: str, client: ClientInfo | None, interval: int) -> bool:
+    def fresh(self, key: str, client: ClientInfo | RequestClient | None, interval: int) -> bool:
         with self._lock:
             entry = self._entries.get(key)
         if entry is None:
             return False
-        seen_at, ip, user_agent = entry
+        seen_at, ip, user_agent, fingerprint = entry
         if time.monotonic() - seen_at >= interval:
             return False
-        return client is None or (client.ip, client.user_agent) == (ip, user_agent)
+        if client is None:
+            return True
+        if not isinstance(client, RequestClient):
+            return (client.ip, client.user_agent) == (ip, user_agent)
+        current = client.fingerprint
+        if current == fingerprint:
+            return True
+        if (client.ip, client.user_agent) != (ip, user_agent):
+            return False
+        with self._lock:  # same client, other raw headers: recognise these next time
+            if self._entries.get(key) is entry:
+                self._entries[key] = (seen_at, ip, user_agent, current)
+        return True
 
-    def remember(self, key: str, client: ClientInfo | None, age: float = 0.0) -> None:
+    def remember(
+        self, key: str, client: ClientInfo | RequestClient | None, age: float = 0.0
+    ) -> None:
         ip, user_agent = (client.ip, client.user_agent) if client else (None, "")
+        fingerprint = client.fingerprint if isinstance(client, RequestClient) else None
         with self._lock:
-            self._entries[key] = (time.monotonic() - age, ip, user_agent)
+            self._entries[key] = (time.monotonic() - age, ip, user_agent, fingerprint)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -228,7 +245,7 @@ def touch(
     session_key: str,
     data: Mapping[str, Any],
     expiry: Callable[[], datetime],
-    client: ClientInfo | None,
+    client: ClientInfo | RequestClient | None,
     interval: int,
 ) -> bool:
     """Note that a session was used; returns whether the index was written.
@@ -247,22 +264,23 @@ def touch(
         .values_list("last_seen", "ip", "user_agent", "initial_ip", "initial_user_agent")
         .first()
     )
+    info = resolved(client)
     if row is None:
-        upsert(session_key, data, expiry(), client)
+        upsert(session_key, data, expiry(), info)
         return True
     last_seen, ip, user_agent, initial_ip, initial_user_agent = row
-    changed = client is not None and (client.ip, client.user_agent) != (ip, user_agent)
+    changed = info is not None and (info.ip, info.user_agent) != (ip, user_agent)
     age = now - last_seen
     if not changed and age < timedelta(seconds=interval):
         recently_seen.remember(session_key, client, age=age.total_seconds())
         return False
-    values = _metadata(client)
-    if client is not None and initial_ip is None and not initial_user_agent:
+    values = _metadata(info)
+    if info is not None and initial_ip is None and not initial_user_agent:
         # Indexed with no client at all (backfill, a session made outside a request):
         # the first client seen is what it started with, not a change of client.
-        values.update(initial_ip=client.ip, initial_user_agent=client.user_agent)
+        values.update(initial_ip=info.ip, initial_user_agent=info.user_agent)
     SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **values)
-    if client is not None and client.ip != ip:
-        note_address(user_id_from(data), client.ip, now)
+    if info is not None and info.ip != ip:
+        note_address(user_id_from(data), info.ip, now)
     recently_seen.remember(session_key, client)
     return True

@@ -6,13 +6,16 @@ the key has a revocation marker, or when the stamp predates the global or the
 user's "not before" epoch. Sessions with no stamp (created before the panel was
 installed) count as stamped at 0, so Kill All ends them too.
 
-One indexed query per load answers all three questions.
+One indexed query per load answers all three questions; the ``db`` engine (and
+``cached_db`` when its cache misses) asks them in the query that loads the session
+(see ``backends/dbload.py``) and hands the answer over as :class:`Known`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,9 +75,45 @@ def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
     return _refused(_rows(session_key, user_id), stamp)
 
 
-def refusal(session_key: str, user_id: Any, stamp: float) -> str | None:
-    """Why a load must be refused: ``"key"`` (killed by name), ``"epoch"``, or ``None``."""
-    rows = _rows(session_key, user_id)
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The revocation state of one session, read by the statement that loaded it.
+
+    The user's epoch was read for the user the session index names (``user_target``,
+    as :func:`revoke_user` writes it); it answers only if the loaded data names the
+    same user, else :func:`refusal` asks the database again.
+    """
+
+    session_key: str
+    killed: bool
+    all_epoch: float | None
+    user_target: str | None
+    user_epoch: float | None
+
+    def answers(self, session_key: str, user_id: Any) -> bool:
+        return self.session_key == session_key and (
+            user_id is None or self.user_target == str(user_id)
+        )
+
+    def rows(self, user_id: Any) -> list[tuple[str, float]]:
+        """What :func:`_rows` would have returned for this session."""
+        rows = [(Revocation.KEY, 0.0)] if self.killed else []
+        if self.all_epoch is not None:
+            rows.append((Revocation.ALL, self.all_epoch))
+        if user_id is not None and self.user_epoch is not None:
+            rows.append((Revocation.USER, self.user_epoch))
+        return rows
+
+
+def refusal(session_key: str, user_id: Any, stamp: float, known: Known | None = None) -> str | None:
+    """Why a load must be refused: ``"key"`` (killed by name), ``"epoch"``, or ``None``.
+
+    No query when ``known`` (read with the session) answers for this key and user.
+    """
+    if known is not None and known.answers(session_key, user_id):
+        rows = known.rows(user_id)
+    else:
+        rows = _rows(session_key, user_id)
     if any(kind == Revocation.KEY for kind, _ in rows):
         return "key"
     return "epoch" if _refused(rows, stamp) else None

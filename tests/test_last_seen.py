@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 
 PASSWORD = "correct horse battery staple"
 TABLE = SessionRecord._meta.db_table
+SESSION_TABLE = Session._meta.db_table
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,16 @@ def index_writes(context: CaptureQueriesContext) -> int:
         if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
         and TABLE in query["sql"]
     )
+
+
+def index_queries(context: CaptureQueriesContext) -> list[str]:
+    """Statements on the session index, but for the database engines' session load
+    (which reads the index's user column with the revocation state, in one statement)."""
+    return [
+        q["sql"]
+        for q in context.captured_queries
+        if TABLE in q["sql"] and SESSION_TABLE not in q["sql"]
+    ]
 
 
 def writes(context: CaptureQueriesContext) -> int:
@@ -87,9 +98,7 @@ def test_hundred_requests_after_the_interval_write_the_index_exactly_once(
     assert index_writes(context) == 1
     assert writes(context) == 1
     # ... and read once: after writing, this process remembers the row is fresh.
-    reads = [
-        q for q in context.captured_queries if q["sql"].startswith("SELECT") and TABLE in q["sql"]
-    ]
+    reads = [sql for sql in index_queries(context) if sql.startswith("SELECT")]
     assert len(reads) == 1
     assert SessionRecord.objects.get().last_seen - stale > timedelta(minutes=4)
 
@@ -108,7 +117,7 @@ def test_request_within_the_interval_makes_no_write_even_in_a_fresh_process(
 
     assert writes(context) == 0
     assert SessionRecord.objects.get().last_seen == before
-    assert [q["sql"] for q in again.captured_queries if TABLE in q["sql"]] == []
+    assert index_queries(again) == []
 
 
 def test_request_right_after_login_makes_no_index_query_at_all(engine: str, alice: Any) -> None:
@@ -117,10 +126,10 @@ def test_request_right_after_login_makes_no_index_query_at_all(engine: str, alic
     with CaptureQueriesContext(connection) as context:
         assert client.get("/probe/whoami/").content == b"alice"
 
-    assert [q["sql"] for q in context.captured_queries if TABLE in q["sql"]] == []
+    assert index_queries(context) == []
 
 
-def test_authenticated_request_costs_one_query_more_than_djangos_engine_and_no_write(
+def test_authenticated_request_costs_at_most_one_query_more_than_djangos_engine_and_no_write(
     engine: str, alice: Any, settings: Any
 ) -> None:
     client, _ = logged_in_client()
@@ -134,7 +143,8 @@ def test_authenticated_request_costs_one_query_more_than_djangos_engine_and_no_w
     with CaptureQueriesContext(connection) as plain:
         assert plain_client.get("/probe/whoami/").content == b"alice"
 
-    assert len(tracked) == len(plain) + 1  # the revocation check
+    # The revocation check: its own query, but on the db engine it rides in the load.
+    assert len(tracked) == len(plain) + (0 if engine == "db" else 1)
     assert writes(tracked) == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -21,9 +22,9 @@ def test_escape_matches_djangos(text):
     assert row_markup.escape(text) == django_escape(text)
 
 
-def hostile_row(**changes) -> Row:
+def hostile_row(**changes: Any) -> Row:
     now = timezone.now()
-    values = {
+    values: dict[str, Any] = {
         "handle": "h" + HOSTILE,
         "short_id": HOSTILE,
         "user_id": HOSTILE,

@@ -11,12 +11,13 @@ from django.contrib.sessions.backends import cached_db
 from django.core.cache import caches
 
 from sessions_panel import records
+from sessions_panel.backends.dbload import OneStatementLoad
 from sessions_panel.backends.tracked import TrackedSessionMixin
 
 logger = logging.getLogger("sessions_panel")
 
 
-class SessionStore(TrackedSessionMixin, cached_db.SessionStore):
+class SessionStore(OneStatementLoad, TrackedSessionMixin, cached_db.SessionStore):
     def _store_load(self) -> dict[str, Any]:
         """Django's ``load``, except that an unreachable cache falls back to the database.
 
@@ -39,11 +40,6 @@ class SessionStore(TrackedSessionMixin, cached_db.SessionStore):
         except Exception:
             logger.warning("session cache unreachable; loaded the session from the database")
         return data
-
-    def _get_session_from_db(self) -> Any:
-        stored = super()._get_session_from_db()  # type: ignore[misc]
-        self._stored_expiry = stored.expire_date if stored is not None else None
-        return stored
 
     def stored_expiry(self) -> datetime:
         if self._stored_expiry is None and self.session_key is not None:

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import UpdateError
 
 from sessions_panel import records, revocation
-from sessions_panel.client import ClientInfo
+from sessions_panel.client import ClientInfo, RequestClient, resolved
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -28,18 +28,25 @@ else:
 
 class TrackedSessionMixin(_Base):
     #: Request metadata set by the middleware; ``None`` outside a request.
-    client: ClientInfo | None = None
+    client: ClientInfo | RequestClient | None = None
     #: The store's own expiry, when the engine read it while loading.
     _stored_expiry: datetime | None = None
+    #: Revocation state the engine read together with the session, if it could.
+    _known: revocation.Known | None = None
 
     # -- load: refuse what was killed ------------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        data = self._store_load()
+        self._known = None
+        try:
+            data = self._store_load()
+            known = self._known
+        finally:
+            self._known = None
         key = self._session_key
         if key is None:
             return data
-        why = revocation.refusal(key, records.user_id_from(data), revocation.stamp_of(data))
+        why = revocation.refusal(key, records.user_id_from(data), revocation.stamp_of(data), known)
         if why == "epoch":
             # A row that outlived Kill All or a user kill. A session killed by name
             # keeps its row until the kill is confirmed, so the admin can retry it.
@@ -87,7 +94,7 @@ class TrackedSessionMixin(_Base):
         ):
             raise UpdateError  # killed while this request ran: SessionInterrupted
         super().save(must_create=must_create)
-        records.upsert(self.session_key, data, self.get_expiry_date(), self.client)
+        records.upsert(self.session_key, data, self.get_expiry_date(), resolved(self.client))
 
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is None:
@@ -100,7 +107,8 @@ class TrackedSessionMixin(_Base):
         ):
             raise UpdateError
         await super().asave(must_create=must_create)
-        await records.aupsert(self.session_key, data, await self.aget_expiry_date(), self.client)
+        client = resolved(self.client)
+        await records.aupsert(self.session_key, data, await self.aget_expiry_date(), client)
 
     # -- delete ----------------------------------------------------------------------
 

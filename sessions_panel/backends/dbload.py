@@ -1,0 +1,162 @@
+"""The database engines' load in one statement: the session row and its revocation state.
+
+Django's engine reads the row through the ORM, whose query building costs several times
+the query itself, and the revocation check would be a second statement (on PostgreSQL,
+a second round trip). Here one hand-written statement reads the row, the key's marker,
+the global epoch, and the epoch of the user the session index names for this key;
+:func:`revocation.refusal` decides from that, and asks the database again only when the
+loaded data names another user than the index (or the index has no row for the key).
+
+Used when the session, the index and the revocations share a database of a vendor
+whose SQL this was written for; anywhere else the engine loads the way Django does
+and checks revocations with their own query.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.utils import timezone
+
+from sessions_panel.models import Revocation, SessionRecord
+from sessions_panel.revocation import Known, key_digest
+
+#: How each supported vendor turns the index's user id into a revocation target.
+TEXT_CAST = {"sqlite": "CAST({} AS TEXT)", "postgresql": "CAST({} AS TEXT)"}
+
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    sql: str
+    fields: tuple[Field[Any, Any], ...]
+    converters: tuple[tuple[tuple[Converter, ...], Any], ...]
+    expire_date: Field[Any, Any]
+
+
+# Per connection (each thread has its own): the converters are bound to it.
+_plans: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], _Plan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _column(model: type[Model], name: str) -> str:
+    return str(model._meta.get_field(name).column)  # type: ignore[union-attr]
+
+
+def _sql(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(f"s.{qn(str(field.column))}" for field in model._meta.concrete_fields)
+    key, expire_date = qn(_column(model, "session_key")), qn(_column(model, "expire_date"))
+    table = qn(Revocation._meta.db_table)
+    kind, target, not_before = (
+        qn(_column(Revocation, name)) for name in ("kind", "target", "not_before")
+    )
+    user = TEXT_CAST[connection.vendor].format(f"r.{qn(_column(SessionRecord, 'user'))}")
+    return (
+        f"SELECT {columns},"
+        f" (SELECT COUNT(*) FROM {table} WHERE {kind} = %s AND {target} = %s),"
+        f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = %s),"
+        f" {user},"
+        f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = {user})"
+        f" FROM {qn(model._meta.db_table)} s"
+        f" LEFT JOIN {qn(SessionRecord._meta.db_table)} r"
+        f" ON r.{qn(_column(SessionRecord, 'session_key'))} = s.{key}"
+        f" WHERE s.{key} = %s AND s.{expire_date} > %s"
+    )
+
+
+def _plan(connection: BaseDatabaseWrapper, model: type[Model]) -> _Plan:
+    by_model = _plans.setdefault(connection, {})
+    plan = by_model.get(model)
+    if plan is None:
+        fields = tuple(model._meta.concrete_fields)
+        converters = []
+        for field in fields:
+            column = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            converters.append((tuple(found), column))
+        plan = by_model[model] = _Plan(
+            sql=_sql(connection, model),
+            fields=fields,
+            converters=tuple(converters),
+            expire_date=model._meta.get_field("expire_date"),  # type: ignore[arg-type]
+        )
+    return plan
+
+
+def folds(model: type[Model]) -> str | None:
+    """The database alias to load ``model`` from in one statement, if there is one."""
+    alias = router.db_for_read(model)
+    if alias != router.db_for_read(SessionRecord) or alias != router.db_for_read(Revocation):
+        return None
+    return alias if connections[alias].vendor in TEXT_CAST else None
+
+
+def load(alias: str, model: type[Model], session_key: str) -> tuple[Model | None, Known | None]:
+    """The live session row (``None`` if there is none) and its revocation state."""
+    connection = connections[alias]
+    plan = _plan(connection, model)
+    params = [
+        Revocation.KEY,
+        key_digest(session_key),
+        Revocation.ALL,
+        "",
+        Revocation.USER,
+        session_key,
+        plan.expire_date.get_db_prep_value(timezone.now(), connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    width = len(plan.fields)
+    values = list(row[:width])
+    for position, (converters, column) in enumerate(plan.converters):
+        for converter in converters:
+            values[position] = converter(values[position], column, connection)
+    killed, all_epoch, user_target, user_epoch = row[width:]
+    known = Known(
+        session_key=session_key,
+        killed=bool(killed),
+        all_epoch=None if all_epoch is None else float(all_epoch),
+        user_target=None if user_target is None else str(user_target),
+        user_epoch=None if user_epoch is None else float(user_epoch),
+    )
+    names = [field.attname for field in plan.fields]
+    return model.from_db(alias, names, values), known
+
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.db import SessionStore as _Base
+else:
+    _Base = object
+
+
+class OneStatementLoad(_Base):
+    """``_get_session_from_db`` for the tracked ``db`` and ``cached_db`` engines."""
+
+    #: Revocation state read with the session, for ``TrackedSessionMixin.load``.
+    _known: Known | None = None
+    _stored_expiry: datetime | None = None
+
+    def _get_session_from_db(self) -> Any:
+        key = self.session_key
+        alias = folds(self.model) if key is not None else None
+        if key is None or alias is None:
+            stored = super()._get_session_from_db()  # type: ignore[misc]
+        else:
+            stored, self._known = load(alias, self.model, key)
+            if stored is None:
+                self._session_key = None  # as Django does for a key it does not hold
+        self._stored_expiry = stored.expire_date if stored is not None else None
+        return stored

@@ -700,12 +700,12 @@ class Bench:
 
         deadline = time.perf_counter() + purge_budget
 
-        def purge_keys(keys: list[str]) -> None:
+        def purge_keys(keys: list[str], **options: Any) -> None:
             if time.perf_counter() > deadline:
                 marks["stopped"] = time.perf_counter()
                 raise PurgeBudgetExceeded  # the purge logs it and reports what it purged
             t = time.perf_counter()
-            inherited_purge(keys)
+            inherited_purge(keys, **options)
             batches.append(time.perf_counter() - t)
             marks["purged"] = marks.get("purged", 0) + len(keys)
 

@@ -52,9 +52,10 @@ class SessionStore(OneStatementLoad, TrackedSessionMixin, cached_db.SessionStore
         return super().stored_expiry()
 
     @classmethod
-    def purge_keys(cls, session_keys: list[str]) -> None:
+    def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:
         cls.get_model_class().objects.filter(session_key__in=session_keys).delete()
         caches[settings.SESSION_CACHE_ALIAS].delete_many(
             [cls.cache_key_prefix + key for key in session_keys]
         )
-        records.remove_many(session_keys)
+        if index:
+            records.remove_many(session_keys)

@@ -11,6 +11,7 @@ from sessions_panel.backends.tracked import TrackedSessionMixin
 
 class SessionStore(OneStatementLoad, TrackedSessionMixin, db.SessionStore):
     @classmethod
-    def purge_keys(cls, session_keys: list[str]) -> None:
+    def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:
         cls.get_model_class().objects.filter(session_key__in=session_keys).delete()
-        records.remove_many(session_keys)
+        if index:
+            records.remove_many(session_keys)

@@ -141,8 +141,9 @@ class TrackedSessionMixin(_Base):
     # -- bulk purge (Kill All, kill a user) -------------------------------------------
 
     @classmethod
-    def purge_keys(cls, session_keys: list[str]) -> None:
-        """Delete many sessions from the store and the index; engines batch natively."""
+    def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:
+        """Delete many sessions from the store and (``index``) their index rows; engines
+        batch natively. ``index=False`` when the caller empties the index itself."""
         for key in session_keys:
             cls().delete(key)
 

@@ -319,6 +319,13 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
         users.write(user_rows)
         del user_rows
         log(f"  {n_users:,} users in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        # Bulk writes send no signals: the user search's own table is filled as
+        # ``manage.py reindexusers`` would after such an import.
+        from sessions_panel import usertext
+
+        usertext.rebuild()
+        log(f"  user search index in {time.perf_counter() - t:.1f} s")
 
         # -- sessions and the index ----------------------------------------------------
         t = time.perf_counter()

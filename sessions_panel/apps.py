@@ -11,9 +11,10 @@ class SessionsPanelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sessions_panel import checks, receivers
+        from sessions_panel import checks, receivers, usertext
 
         receivers.connect()
+        usertext.connect()
 
         register(Tags.security)(checks.check_settings)
         register(Tags.compatibility)(checks.check_engine)

@@ -76,6 +76,12 @@ class SessionRecord(models.Model):
             # loses to the expiry index in the planner and scans every live row.
             models.Index(fields=["ip", "expiry"], name="sessions_pa_ip_expiry_idx"),
             models.Index(fields=["last_seen", "id"], name="sessions_pa_seen_idx"),
+            # An application's sessions in page order: without it a search for a rare
+            # application walks every row (2.2 s at 1,000,000), and counting a common
+            # one's scans the expiry index. Costs ~13 µs more per last-seen touch.
+            models.Index(
+                fields=["application", "last_seen", "id"], name="sessions_pa_app_seen_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,3 +194,28 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} · {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class UserSearchText(models.Model):
+    """What the search box finds a user by: their username, email and names, lower-cased
+    in one column, so that one trigram index serves a substring search (see
+    :mod:`sessions_panel.trigram`) instead of four ``LIKE`` scans of the user table.
+
+    Kept in sync by :mod:`sessions_panel.usertext` (signals; ``manage.py reindexusers``
+    after bulk writes that send none). On SQLite, triggers on this table mirror it into
+    an FTS5 table: a migration that remakes this table must create them again.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,  # deleting a user through the ORM drops the row
+        db_constraint=False,
+        related_name="+",
+    )
+    text = models.TextField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}"

@@ -4,35 +4,48 @@ One ``WHERE a OR b OR c`` over different columns, with ``ORDER BY last_seen LIMI
 makes the planner walk the whole last-seen index when little matches (3 s for no match
 at 1,000,000 rows). So each way of matching is its own indexed *branch*:
 
-- users first (username, email, names), then their sessions by ``user_id``;
+- users first (username, email, names: a trigram index), then their sessions by
+  ``user_id`` (:mod:`sessions_panel.usermatch`);
 - the IP as a prefix: a range on the text column (SQLite), or inet ranges
-  (PostgreSQL), never ``LIKE``;
+  (PostgreSQL), never ``LIKE`` (but to walk, below);
 - the short session ID as a prefix (a range on its index);
 - applications: the few distinct names are matched in Python (cached a minute), then
-  looked up by equality.
+  each looked up by equality on the ``(application, last_seen)`` index.
 
 A page takes the first rows of each branch and merges them; counts and filter-wide
-kills use the branches OR-ed together, which every database can serve from indexes.
+kills use the branches OR-ed together (:func:`any_of`), which every database can serve
+from indexes.
+
+The opposite trap: a branch that matches a large share of all sessions ("2": a third
+of all addresses; "e": one short ID in sixteen; "exa": every user) is slow as an index
+range, every match read and sorted (2.3 s for "2"), where walking the last-seen index
+finds a page in a few rows. Such a branch is fetched for the page as a per-row test
+(:data:`WALK_SHARE`); counts, which want more rows in no order, keep the range unless
+the share is larger still (:data:`COUNT_WALK_SHARE`). :class:`Branches` carries both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterable
 
-from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models, router
+from django.db import connections, router
 from django.db.models import Q
 
-from sessions_panel import privacy
+from sessions_panel import privacy, records, usermatch, usertext
 from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
 from sessions_panel.records import APPLICATIONS_KEY
 
 #: More matching users than this: match their sessions through one subquery instead.
 USER_MATCH_LIMIT = 500
+#: A branch matching at least this share of the rows is fetched for a page by walking
+#: the last-seen index (~51 / share rows read) rather than reading and sorting them all.
+WALK_SHARE = 0.01
+#: The same for counts and kills, which want up to 1,001 rows (the preview's cap).
+COUNT_WALK_SHARE = 0.2
 APPLICATIONS_TTL = 60
 
 IP_PREFIX = re.compile(r"[0-9a-f.:]+")
@@ -44,39 +57,7 @@ _AFTER = "~"
 
 def user_search_fields() -> list[str]:
     """Text fields of the user model worth searching (custom models may lack some)."""
-    user_model = get_user_model()
-    names = [
-        user_model.USERNAME_FIELD,
-        user_model.get_email_field_name(),
-        "first_name",
-        "last_name",
-    ]
-    fields: list[str] = []
-    for name in dict.fromkeys(names):
-        try:
-            field = user_model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        if isinstance(field, models.CharField | models.TextField):
-            fields.append(name)
-    return fields
-
-
-def _users(q: str) -> Q | None:
-    """Sessions of the users matching ``q``; ``icontains`` escapes ``%``, ``_``, ``\\``."""
-    fields = user_search_fields()
-    if not fields:
-        return None
-    condition = Q()
-    for name in fields:
-        condition |= Q(**{f"{name}__icontains": q})
-    users = get_user_model()._default_manager.filter(condition)
-    ids = list(users.values_list("pk", flat=True)[: USER_MATCH_LIMIT + 1])
-    if not ids:
-        return None
-    if len(ids) > USER_MATCH_LIMIT:
-        return Q(user_id__in=users.values("pk"))
-    return Q(user_id__in=ids)
+    return usertext.search_fields()
 
 
 def application_names() -> list[str]:
@@ -97,10 +78,12 @@ def application_names() -> list[str]:
     return names
 
 
-def _applications(q: str) -> Q | None:
+def _applications(q: str) -> list[Q]:
+    """One branch per matching name: each is then a walk of the ``(application,
+    last_seen)`` index in page order, where ``IN`` of several names sorted all their
+    rows (1.7 s for "a" at 1,000,000 sessions)."""
     needle = q.casefold()
-    names = [name for name in application_names() if needle in name.casefold()]
-    return Q(application__in=names) if names else None
+    return [Q(application=name) for name in application_names() if needle in name.casefold()]
 
 
 def _ipv4_ranges(prefix: str) -> list[tuple[str, str]] | None:
@@ -138,17 +121,30 @@ def _runs(values: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _ip(needle: str) -> Q | None:
+def _ipv6_ranges(prefix: str) -> list[tuple[str, str]] | None:
+    """IPv6 addresses whose text starts with a bare hex ``prefix`` ("2001", "fe"), as
+    ranges of their first group (``None``: not such a prefix). Groups are written
+    without leading zeros: "fe" is the group fe, fe0–fef or fe00–feff."""
+    if not re.fullmatch(r"[1-9a-f][0-9a-f]{0,3}", prefix):
+        return None  # "0…" would be written "::…"; with a colon, compression gets in the way
+    value, ranges = int(prefix, 16), []
+    for extra in range(5 - len(prefix)):
+        low, high = value << (4 * extra), ((value + 1) << (4 * extra)) - 1
+        ranges.append((f"{low:x}::", f"{high:x}:" + ":".join(["ffff"] * 7)))
+    return ranges
+
+
+def _ip(needle: str) -> Q:
     vendor = connections[router.db_for_read(SessionRecord)].vendor
     if vendor != "postgresql":  # text column: a prefix is a range on the index
         return Q(ip__gte=needle, ip__lt=needle + _AFTER)
-    ranges = _ipv4_ranges(needle)
-    if ranges is None:
-        return Q(ip__startswith=needle)  # IPv6 text prefixes: no inet range to use
-    condition = Q()
-    for low, high in ranges:
+    v4, v6 = _ipv4_ranges(needle), _ipv6_ranges(needle)
+    if v4 is None and v6 is None:
+        return Q(ip__startswith=needle)  # other IPv6 text prefixes: no inet range to use
+    condition = Q(pk__in=[])
+    for low, high in [*(v4 or []), *(v6 or [])]:
         condition |= Q(ip__gte=low, ip__lte=high)
-    if "." not in needle:  # "2" also starts "2001:db8::1": IPv6 has no ranges to use
+    if v6 is None and "." not in needle:  # "0…": IPv6 has no ranges to use
         condition |= Q(ip__startswith=needle, ip__contains=":")
     return condition
 
@@ -156,17 +152,65 @@ def _ip(needle: str) -> Q | None:
 _ADDRESS_LIKE = re.compile(r"(?=.*\.)[0-9.]+|(?=.*:)[0-9a-f:]+")
 
 
-def branches(q: str, *, reveal_ip: bool = True) -> list[Q]:
+class Branches(list[Q]):
+    """The branches as a page fetches them (each in last-seen order, its first rows),
+    and in ``counting`` the same sets as conditions for counts and kills."""
+
+    def __init__(self, pairs: Iterable[tuple[Q, Q]] = ()) -> None:
+        both = list(pairs)
+        super().__init__(page for page, _ in both)
+        self.counting = [counting for _, counting in both]
+
+
+def _pair(seek: Q, walk: Q | None, share: float) -> tuple[Q, Q]:
+    """The page's and the count's form of one branch that matches ``share`` of the rows.
+
+    A walk reads about ``rows wanted / share`` rows: the page's 51 at
+    :data:`WALK_SHARE` or more, a capped count's 1,001 at :data:`COUNT_WALK_SHARE`.
+    """
+    if walk is None:
+        return seek, seek
+    return (
+        walk if share >= WALK_SHARE else seek,
+        walk if share >= COUNT_WALK_SHARE else seek,
+    )
+
+
+def _share_of(condition: Q, alias: str) -> float:
+    """The share of live rows ``condition`` matches, counted up to :data:`WALK_SHARE`
+    (no further: the count reads the index that serves ``condition``)."""
+    live = max(1, records.live_count())
+    bound = math.ceil(live * WALK_SHARE)
+    return SessionRecord.objects.using(alias).filter(condition)[:bound].count() / live
+
+
+def _ip_pair(needle: str) -> tuple[Q, Q]:
+    """The IP branch. On SQLite a prefix of one or two digits may match a third of all
+    addresses ("2"): then the page walks (``LIKE``, which SQLite's case-insensitive
+    ``LIKE`` cannot serve from a plain index). PostgreSQL's planner weighs its inet
+    ranges itself; a prefix with a dot or colon is no crowd."""
+    found = _ip(needle)
+    alias = router.db_for_read(SessionRecord)
+    if connections[alias].vendor != "sqlite" or any(c in needle for c in ".:"):
+        return found, found
+    return _pair(found, Q(ip__startswith=needle), _share_of(found, alias))
+
+
+def branches(q: str, *, reveal_ip: bool = True) -> Branches:
     """The indexed ways ``q`` can match a session; empty when nothing can.
 
     Text that can only be an address (digits and dots, or hex digits and colons) is not
-    looked up among users: that scan of the user table is the slowest part of a search.
+    looked up among users: without a trigram index, that is a scan of the user table.
     Without ``reveal_ip``, an IP prefix longer than the masked value shows matches no
     address: otherwise the search would be an oracle for the hidden part.
     """
     needle = q.lower()
-    users = None if _ADDRESS_LIKE.fullmatch(needle) else _users(q)
-    found = [users, _applications(q)]
+    found: list[tuple[Q, Q] | None] = []
+    if not _ADDRESS_LIKE.fullmatch(needle):
+        users = usermatch.find(q, limit=USER_MATCH_LIMIT, bound_share=COUNT_WALK_SHARE)
+        if users is not None:
+            found.append(_pair(users.seek, users.walk, users.share))
+    found.extend((name, name) for name in _applications(q))
     # Without "." or ":", text is an address prefix only up to 4 characters ("2001");
     # a longer hex string is a session ID, and HOST(ip) LIKE would scan on PostgreSQL.
     addressy = "." in needle or ":" in needle or len(needle) <= 4
@@ -175,16 +219,18 @@ def branches(q: str, *, reveal_ip: bool = True) -> list[Q]:
         and IP_PREFIX.fullmatch(needle)
         and (reveal_ip or privacy.prefix_is_visible(needle))
     ):
-        found.append(_ip(needle))
+        found.append(_ip_pair(needle))
     if SHORT_ID_PREFIX.fullmatch(needle):
-        found.append(Q(short_id__gte=needle, short_id__lt=needle + _AFTER))
-    return [branch for branch in found if branch is not None]
+        # Short IDs are uniform hex: a prefix of n characters matches 16**-n of them.
+        short = Q(short_id__gte=needle, short_id__lt=needle + _AFTER)
+        found.append(_pair(short, Q(short_id__startswith=needle), 16.0 ** -len(needle)))
+    return Branches(pair for pair in found if pair is not None)
 
 
 def any_of(found: list[Q]) -> Q:
     """Branches OR-ed: the whole set of matches (counts, kills); nothing when empty."""
     result = Q(pk__in=[])
-    for branch in found:
+    for branch in getattr(found, "counting", found):
         result |= branch
     return result
 

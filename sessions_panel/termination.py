@@ -426,6 +426,9 @@ class Preview:
     sessions: int
     users: int
     guests: int
+    #: More than ``sessions`` match: the count stopped at the cap (``users`` and
+    #: ``guests`` are then those of the sessions counted, lower bounds).
+    capped: bool = False
 
 
 def matching(
@@ -451,14 +454,30 @@ def matching(
     return rows
 
 
-def preview(rows: Any) -> Preview:
+#: The page's "Kill N matching" counts this many sessions at most, then says "1,000+": it
+#: is recomputed on every search keystroke. Counting all of a third of a million rows
+#: took 2.5 s; at 1,000,000 rows a capped count costs ~4–11 ms at 1,000 and ~30–40 ms
+#: at 10,000 (a row lookup per session counted).
+PREVIEW_CAP = 1_000
+
+
+def preview(rows: Any, *, cap: int | None = None) -> Preview:
+    """Count what ``rows`` would end; with ``cap``, look at no more than ``cap + 1`` rows.
+
+    Capped, the count is one ``LIMIT``-ed subquery: its cost stops growing at the cap
+    whatever the number of matches.
+    """
     from django.db.models import Count, Q
 
+    if cap is not None:
+        rows = rows.order_by().values("pk", "user_id")[: cap + 1]
     figures = rows.aggregate(
         sessions=Count("pk"),
-        users=Count("user", distinct=True),
-        guests=Count("pk", filter=Q(user__isnull=True)),
+        users=Count("user_id", distinct=True),
+        guests=Count("pk", filter=Q(user_id__isnull=True)),
     )
+    if cap is not None and figures["sessions"] > cap:
+        return Preview(cap, figures["users"], figures["guests"], capped=True)
     return Preview(figures["sessions"], figures["users"], figures["guests"])
 
 

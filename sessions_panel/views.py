@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -121,7 +122,15 @@ def _subject(state: listing.ListState) -> Any:
 
 
 def preview_text(preview: termination.Preview) -> str:
-    """ "This ends N sessions of M users." for the filter-wide kill dialog."""
+    """ "This ends N sessions of M users." for the filter-wide kill dialog.
+
+    A capped preview counted only so far: it says "more than N", and no user or guest
+    figures (those of the sessions counted say little about the rest).
+    """
+    if preview.capped:
+        return _("This ends more than %(count)s sessions.") % {
+            "count": number_format(preview.sessions, force_grouping=True)
+        }
     sessions = ngettext("%(count)d session", "%(count)d sessions", preview.sessions) % {
         "count": preview.sessions
     }
@@ -179,7 +188,10 @@ def _context(
         context["needs_password"] = reauth.needs_password(request)
         context["reauth_minutes"] = max(1, conf.REAUTH_WINDOW // 60)
         if rows is not None and state.narrowed:
-            matching = termination.preview(rows.exclude(session_key=own_key or ""))
+            # Counted up to a cap: this runs on every keystroke of a live search.
+            matching = termination.preview(
+                rows.exclude(session_key=own_key or ""), cap=termination.PREVIEW_CAP
+            )
             context["matching"] = matching
             context["matching_text"] = preview_text(matching)
     return context
@@ -449,14 +461,41 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
     return _after_action(request, model_admin, state)
 
 
+def _list_changed(expected: str, requested: int) -> str:
+    """What to say when the dialog's count (``expected``) and the kill's disagree.
+
+    ``"N"`` is an exact count; ``"N+"`` a capped one, "more than N": any number above
+    ``N`` is what the admin confirmed. Anything else is not compared.
+    """
+    at_least = expected.endswith("+")
+    digits = expected.removesuffix("+")
+    if not digits.isdecimal():
+        return ""
+    shown = int(digits)
+    if at_least:
+        if requested > shown:
+            return ""
+        return _("The list had changed since the dialog showed more than %(count)s sessions.") % {
+            "count": number_format(shown, force_grouping=True)
+        }
+    if requested == shown:
+        return ""
+    return ngettext(
+        "The list had changed since the dialog showed %(count)d session.",
+        "The list had changed since the dialog showed %(count)d sessions.",
+        shown,
+    ) % {"count": shown}
+
+
 @require_POST
 def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     """End every listed session matching the posted search and filters, except the
     caller's own.
 
     The set is recomputed here from the posted list state, never taken from the
-    request; the count the dialog showed (``expected``) is only compared, so that a
-    list that changed meanwhile is reported, not silently ended or refused.
+    request; the count the dialog showed (``expected``: "N", or "N+" when the preview
+    stopped at its cap) is only compared, so that a list that changed meanwhile is
+    reported, not silently ended or refused.
     """
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
@@ -481,13 +520,9 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
         "Ended %(count)d sessions matching the search and filters.",
         result.killed,
     ) % {"count": result.killed}
-    expected = str(request.POST.get("expected", ""))[:12]
-    if expected.isdecimal() and int(expected) != result.requested:
-        text += " " + ngettext(
-            "The list had changed since the dialog showed %(count)d session.",
-            "The list had changed since the dialog showed %(count)d sessions.",
-            int(expected),
-        ) % {"count": int(expected)}
+    changed = _list_changed(str(request.POST.get("expected", ""))[:13], result.requested)
+    if changed:
+        text += " " + changed
     if result.already_ended:
         text += " " + ngettext(
             "%(count)d had already ended.", "%(count)d had already ended.", result.already_ended

@@ -230,3 +230,127 @@ def test_kill_matching_writes_a_log_entry_for_recent_actions(admin_client, admin
     assert entry.content_type == ContentType.objects.get_for_model(AuditEntry)
     assert entry.object_id == str(audit.pk)
     assert entry.object_repr == "Ended 5 session(s) (filter)"
+
+
+# -- a capped preview -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cap(monkeypatch):
+    """The preview counts at most 3 sessions (the shop has 5)."""
+    from sessions_panel import termination
+
+    monkeypatch.setattr(termination, "PREVIEW_CAP", 3)
+    return 3
+
+
+def test_a_preview_past_its_cap_says_more_than_the_cap(admin_client, shop, cap):
+    html = body(admin_client.get(page_url(), {"q": "shop"}))
+    assert 'aria-haspopup="dialog">Kill 3+ matching</a>' in html
+    assert (
+        '<p>This ends more than 3 sessions.</p>\n<input type="hidden" name="expected" value="3+">'
+    ) in html
+
+
+def test_a_capped_preview_is_one_limited_query(admin_client, shop, cap):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(page_url(), {"q": "shop"}, **HTMX)
+    (preview,) = [q["sql"] for q in queries if "COUNT(DISTINCT" in q["sql"]]
+    assert "LIMIT 4" in preview
+
+
+def test_a_preview_at_its_cap_is_exact(admin_client, shop, monkeypatch):
+    from sessions_panel import termination
+
+    monkeypatch.setattr(termination, "PREVIEW_CAP", 5)
+    html = body(admin_client.get(page_url(), {"q": "shop"}))
+    assert ">Kill 5 matching</a>" in html
+    assert "<p>This ends 5 sessions of 2 users. 2 of them are guest sessions.</p>" in html
+    assert 'name="expected" value="5"' in html
+
+
+def test_a_kill_confirmed_on_a_capped_preview_ends_all_and_reports_no_change(
+    engine, admin_user, shop, store_class, cap
+):
+    """ "More than 3" was confirmed: 5 is what it meant, not a changed list."""
+    admin = logged_in(admin_user)
+    assert "This ends more than 3 sessions." in body(admin.get(page_url(), {"q": "shop"}))
+    response = admin.post(action_url("kill_matching") + "?q=shop", {"expected": "3+"})
+    assert messages_of(response) == ["Ended 5 sessions matching the search and filters."]
+    for session in shop["shop"]:
+        assert not store_class()().exists(session.session_key)
+    for session in shop["other"]:
+        assert store_class()().exists(session.session_key)
+    assert AuditEntry.objects.get().killed == 5
+
+
+def test_a_list_that_fell_to_the_cap_after_a_capped_preview_is_reported(admin_client, shop):
+    response = admin_client.post(
+        action_url("kill_matching"), {**state(q="shop", status="guest"), "expected": "3+"}
+    )
+    assert messages_of(response) == [
+        "Ended 2 sessions matching the search and filters. "
+        "The list had changed since the dialog showed more than 3 sessions."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expected", "requested", "changed"),
+    [
+        ("5", 5, False),
+        ("5", 6, True),
+        ("5", 4, True),
+        ("1000+", 1001, False),
+        ("1000+", 250_000, False),
+        ("1000+", 1000, True),
+        ("1000+", 3, True),
+        ("", 3, False),
+        ("+", 3, False),
+        ("many", 3, False),
+        ("-1", 3, False),
+    ],
+)
+def test_the_dialogs_count_is_compared_as_exact_or_as_more_than(expected, requested, changed):
+    from sessions_panel.views import _list_changed
+
+    assert bool(_list_changed(expected, requested)) is changed
+
+
+def test_a_capped_preview_groups_its_thousands(admin_client, make_session):
+    """The real cap, past it: rows of the index alone (the page reads nothing else)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sessions_panel import termination
+    from sessions_panel.models import short_id_for
+
+    now = timezone.now()
+    SessionRecord.objects.bulk_create(
+        SessionRecord(
+            session_key=f"k{n:039d}",
+            short_id=short_id_for(f"k{n}"),
+            application="Shop",
+            created=now,
+            last_seen=now,
+            expiry=now + timedelta(hours=1),
+        )
+        for n in range(termination.PREVIEW_CAP + 1)
+    )
+    html = body(admin_client.get(page_url(), {"q": "shop"}))
+    grouped = f"{termination.PREVIEW_CAP:,}"  # 1,000
+    assert f">Kill {grouped}+ matching</a>" in html
+    assert f"This ends more than {grouped} sessions." in html
+    assert f'name="expected" value="{termination.PREVIEW_CAP}+"' in html
+
+
+def test_the_preview_is_exact_without_a_cap(shop):
+    from sessions_panel import termination
+
+    rows = SessionRecord.objects.live().filter(application="Shop")
+    assert termination.preview(rows) == termination.Preview(5, 2, 2)
+    assert termination.preview(rows, cap=4) == termination.Preview(4, 2, 2, capped=True)
+    assert termination.preview(rows, cap=5) == termination.Preview(5, 2, 2)

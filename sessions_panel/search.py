@@ -67,15 +67,39 @@ def application_names() -> list[str]:
         names = cache.get(APPLICATIONS_KEY)
     except Exception:
         names = None
-    if not isinstance(names, list):
-        names = sorted(
-            SessionRecord.objects.exclude(application="")
+    if isinstance(names, list):
+        return [str(name) for name in names]
+    found = _distinct_applications()
+    with contextlib.suppress(Exception):
+        cache.set(APPLICATIONS_KEY, found, APPLICATIONS_TTL)
+    return found
+
+
+def _distinct_applications() -> list[str]:
+    """The names, one index seek each: ``SELECT DISTINCT`` reads the whole
+    ``(application, ...)`` index (70 ms at 1,000,000 rows) to find a handful of names."""
+    alias = router.db_for_read(SessionRecord)
+    connection = connections[alias]
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return sorted(
+            SessionRecord.objects.using(alias)
+            .exclude(application="")
             .values_list("application", flat=True)
             .distinct()
         )
-        with contextlib.suppress(Exception):
-            cache.set(APPLICATIONS_KEY, names, APPLICATIONS_TTL)
-    return names
+    table = connection.ops.quote_name(SessionRecord._meta.db_table)
+    column = connection.ops.quote_name("application")
+    sql = (
+        f"WITH RECURSIVE names(name) AS ("
+        f" SELECT MIN({column}) FROM {table} WHERE {column} > %s"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > names.name)"
+        f" FROM names WHERE names.name IS NOT NULL"
+        f") SELECT name FROM names WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [""])
+        return sorted(str(row[0]) for row in cursor.fetchall())
 
 
 def _applications(q: str) -> list[Q]:

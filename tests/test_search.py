@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions_panel import search
 from sessions_panel.models import SessionRecord
@@ -129,3 +131,17 @@ def test_a_page_with_a_search_looks_users_up_once(make_session, django_user_mode
     # The trigram index (MATCH on SQLite, LIKE on PostgreSQL) or, without one, a scan.
     lookups = [q for q in queries if " MATCH " in q["sql"] or " LIKE " in q["sql"]]
     assert len(lookups) == 1  # the page and the "Kill N matching" preview share it
+
+
+def test_application_names_are_found_by_index_seeks_each_distinct_name_once(make_session):
+    """Every distinct, non-empty name, read one index seek per name (a recursive
+    query) instead of a scan of every row."""
+    from django.core.cache import caches
+
+    for name in ["Shop", "shop", "Blog", "", "Zürich", "Shop", "a b", "Blog"]:
+        make_session(application=name)
+    caches["default"].clear()
+    with CaptureQueriesContext(connection) as queries:
+        names = search.application_names()
+    assert names == sorted({"Shop", "shop", "Blog", "Zürich", "a b"})
+    assert len(queries) == 1 and "RECURSIVE" in queries[0]["sql"]

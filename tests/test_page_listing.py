@@ -330,6 +330,16 @@ def load_more_url(html: str) -> str:
     return found.group(1).replace("&amp;", "&")
 
 
+def followed_to_the_end(client, params: dict[str, str]) -> list[str]:
+    """The handles shown by page 1 and every "load more" after it, in order."""
+    html = body(client.get(page_url(), params, **HTMX))
+    seen = handles_in(html)
+    while "Load more" in html:
+        html = body(client.get(load_more_url(html), **HTMX))
+        seen += handles_in(html)
+    return seen
+
+
 def test_first_page_is_bounded_with_a_load_more_link(six_sessions):
     html = body(six_sessions.get(page_url()))
     assert len(handles_in(html)) == 2
@@ -397,12 +407,7 @@ def test_load_more_pages_add_up_to_the_whole_list_in_every_order(
     admin_client.get(page_url())  # the admin's own address and last seen settle
     params = {"sort": sort, "status": status}
     everything = handles_in(body(admin_client.get(page_url(), {**params, "page": "99"}, **HTMX)))
-    html = body(admin_client.get(page_url(), params, **HTMX))
-    seen = handles_in(html)
-    while "Load more" in html:
-        html = body(admin_client.get(load_more_url(html), **HTMX))
-        seen += handles_in(html)
-    assert seen == everything
+    assert followed_to_the_end(admin_client, params) == everything
     assert len(everything) == (15 if status == "all" else 4)  # the admin's own included
 
 
@@ -415,12 +420,7 @@ def test_load_more_after_a_search_merges_its_branches(admin_client, make_session
     admin_client.get(page_url())
     params = {"q": "o"}
     everything = handles_in(body(admin_client.get(page_url(), {**params, "page": "99"}, **HTMX)))
-    html = body(admin_client.get(page_url(), params, **HTMX))
-    seen = handles_in(html)
-    while "Load more" in html:
-        html = body(admin_client.get(load_more_url(html), **HTMX))
-        seen += handles_in(html)
-    assert seen == everything
+    assert followed_to_the_end(admin_client, params) == everything
     assert len(everything) >= 4
 
 

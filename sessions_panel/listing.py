@@ -331,12 +331,15 @@ def fetch(
         if own_key
         else Value(False)
     )
-    limit = state.page_size if state.after is not None else state.limit
+    position = state.after
+    if position is not None and len(position) != len(cursor.ORDERS[state.sort]):
+        position = None  # a position in another order (the state was changed since)
+    limit = state.page_size if position is not None else state.limit
 
     def prepared(rows: models.QuerySet[SessionRecord]) -> list[SessionRecord]:
         rows = rows.select_related("user").defer("session_key").annotate(is_current=is_current)
         guests = state.status == STATUS_GUEST and state.sort == "user"
-        return cursor.page(rows, state.sort, state.after, limit + 1, only_nulls=guests)
+        return cursor.page(rows, state.sort, position, limit + 1, only_nulls=guests)
 
     records: list[Any]
     if state.q and state.sort in _MERGEABLE:
@@ -364,7 +367,7 @@ def fetch(
         has_more=has_more,
         capped=more and at_cap,
         next_after=cursor.token(shown[-1], state.sort) if has_more else "",
-        shown=len(page_rows) + (limit * (state.page - 1) if state.after is not None else 0),
+        shown=len(page_rows) + (limit * (state.page - 1) if position is not None else 0),
     )
 
 

@@ -104,7 +104,8 @@ def _state(request: HttpRequest, params: Any) -> listing.ListState:
     if privacy.can_reveal_ip(request):
         return state
     if state.sort == "ip":
-        state = replace(state, sort=listing.SORT_LAST_SEEN)
+        # A position in the IP order means nothing in another order: start at the top.
+        state = replace(state, sort=listing.SORT_LAST_SEEN, after=None)
     if listing.looks_like_ip_prefix(state.q) and not privacy.prefix_is_visible(state.q):
         notice = _(
             "IP addresses are searched only as far as they are shown to you "

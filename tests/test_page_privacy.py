@@ -151,6 +151,19 @@ def test_without_the_permission_the_ip_order_is_not_offered(masked, sessions):
     assert response["HX-Replace-Url"] == page_url()
 
 
+def test_without_the_permission_a_load_more_position_in_the_ip_order_starts_at_the_top(
+    masked, sessions
+):
+    """An IP-order position (three values) must not reach the last-seen order (two)."""
+    from sessions_panel import cursor
+
+    record = SessionRecord.objects.get(pk=sessions["v4"].pk)
+    token = cursor.token(record, "ip")
+    response = masked.get(page_url(), {"sort": "ip", "page": "2", "after": token}, **HTMX)
+    assert response.status_code == 200
+    assert sessions["v4"].handle in handles_in(body(response))
+
+
 def test_without_the_permission_a_filter_kill_ends_what_the_masked_search_showed(masked, sessions):
     """The hidden part of an address cannot select sessions to end either."""
     response = masked.post(action_url("kill_matching"), {"q": "198.51.100.77"})

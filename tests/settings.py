@@ -26,3 +26,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.mkdtemp(prefix="sessions-panel-db-"), "test.sqlite3")
     }
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):  # noqa: F405
+    # Concurrent runs on one server (two CI jobs, a developer beside CI) must not share
+    # a test database: each run creates and drops its own.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_sessions_panel_{os.getpid()}"}  # noqa: F405

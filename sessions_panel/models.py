@@ -56,6 +56,11 @@ class SessionRecord(models.Model):
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     application = models.CharField(_("application"), max_length=100, blank=True)
     created = models.DateTimeField(_("created"))
+    # When a tracked engine issued the key, by the database's clock (seconds since the
+    # Unix epoch): what Kill All and kill-a-user epochs compare with. ``None`` when the
+    # session was indexed late (made before the panel, or outside a tracked engine), which
+    # every epoch refuses. Kept out of the session data so the application never sees it.
+    issued = models.FloatField(null=True, blank=True, editable=False)
     last_seen = models.DateTimeField(_("last seen"))
     expiry = models.DateTimeField(_("expires"))
     # What the session started with (written once): a change means a possible hijack.
@@ -76,6 +81,8 @@ class SessionRecord(models.Model):
             # loses to the expiry index in the planner and scans every live row.
             models.Index(fields=["ip", "expiry"], name="sessions_pa_ip_expiry_idx"),
             models.Index(fields=["last_seen", "id"], name="sessions_pa_seen_idx"),
+            # Kill All keeps the rows issued since its epoch, and only those.
+            models.Index(fields=["issued"], name="sessions_pa_issued_idx"),
             # An application's sessions in page order: without it a search for a rare
             # application walks every row (2.2 s at 1,000,000), and counting a common
             # one's scans the expiry index. Costs ~13 µs more per last-seen touch.

@@ -14,13 +14,14 @@ from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from sessions_panel import revocation
 from sessions_panel.client import ClientInfo, RequestClient, resolved
+from sessions_panel.clock import DatabaseNow
 from sessions_panel.models import SeenAddress, SessionRecord, short_id_for
 
 METADATA_FIELDS = ("ip", "user_agent", "application")
@@ -107,12 +108,21 @@ def _metadata(client: ClientInfo | None) -> dict[str, Any]:
     return values
 
 
-def _upsert_args(
+def upsert(
     session_key: str,
     data: Mapping[str, Any],
     expiry: datetime,
     client: ClientInfo | None,
-) -> tuple[list[SessionRecord], dict[str, Any]]:
+    *,
+    issued: bool = False,
+) -> None:
+    """Insert or refresh the row of a session the store has just saved.
+
+    ``issued``: the store has just created this key, so the row takes the database's
+    clock as the key's issue time. An existing row keeps its issue time; a row made by
+    any other save gets none (a session the index lost or never saw counts as older
+    than every epoch).
+    """
     now = timezone.now()
     metadata = _metadata(client)
     record = SessionRecord(
@@ -122,43 +132,20 @@ def _upsert_args(
         created=now,
         last_seen=now,
         expiry=expiry,
+        issued=DatabaseNow() if issued else None,
         initial_ip=metadata.get("ip"),
         initial_user_agent=metadata.get("user_agent", ""),
         **metadata,
     )
-    options = {
-        "update_conflicts": True,
-        "unique_fields": ["session_key"],
-        "update_fields": ["user", "last_seen", "expiry", *metadata],
-    }
-    return [record], options
-
-
-def upsert(
-    session_key: str,
-    data: Mapping[str, Any],
-    expiry: datetime,
-    client: ClientInfo | None,
-) -> None:
-    """Insert or refresh the row of a session the store has just saved."""
-    objs, options = _upsert_args(session_key, data, expiry, client)
-    SessionRecord.objects.bulk_create(objs, **options)
+    SessionRecord.objects.bulk_create(
+        [record],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=["user", "last_seen", "expiry", *metadata],
+    )
     forget_live_count()
-    _note_application(objs[0].application)
-    note_address(objs[0].user_id, objs[0].ip)
-    recently_seen.remember(session_key, client)
-
-
-async def aupsert(
-    session_key: str,
-    data: Mapping[str, Any],
-    expiry: datetime,
-    client: ClientInfo | None,
-) -> None:
-    objs, options = _upsert_args(session_key, data, expiry, client)
-    await SessionRecord.objects.abulk_create(objs, **options)
-    await sync_to_async(forget_live_count)()
-    await sync_to_async(note_address)(objs[0].user_id, objs[0].ip)
+    _note_application(record.application)
+    note_address(record.user_id, record.ip)
     recently_seen.remember(session_key, client)
 
 
@@ -230,11 +217,6 @@ def remove_many(session_keys: list[str]) -> None:
     SessionRecord.objects.filter(session_key__in=session_keys).delete()
 
 
-async def aremove(session_key: str) -> None:
-    recently_seen.forget(session_key)
-    await SessionRecord.objects.filter(session_key=session_key).adelete()
-
-
 def prune(now: datetime | None = None) -> int:
     """Drop index rows whose session has expired; returns how many."""
     deleted, _ = SessionRecord.objects.filter(expiry__lte=now or timezone.now()).delete()
@@ -267,6 +249,11 @@ def touch(
     info = resolved(client)
     if row is None:
         upsert(session_key, data, expiry(), info)
+        # The row may be gone because a kill purged it while this request ran: a row
+        # made now for a killed session would be listed (and counted) as alive.
+        if revocation.refusal(session_key, user_id_from(data)) is not None:
+            remove(session_key)
+            return False
         return True
     last_seen, ip, user_agent, initial_ip, initial_user_agent = row
     changed = info is not None and (info.ip, info.user_agent) != (ip, user_agent)

@@ -1,87 +1,57 @@
 """Refusing killed sessions on load, whatever the store did meanwhile.
 
-Every session a tracked engine creates carries a stamp (:data:`STAMP`, seconds since
-the epoch) in its data; ``cycle_key`` (login) restamps it. A load is refused when
-the key has a revocation marker, or when the stamp predates the global or the
-user's "not before" epoch. Sessions with no stamp (created before the panel was
-installed) count as stamped at 0, so Kill All ends them too.
+Three kinds of :class:`~sessions_panel.models.Revocation` decide: a marker on one key
+(killed by name), and two "not before" epochs, the global one (Kill All) and one per
+user (kill a user). An epoch refuses a session whose key was *issued* before it.
 
-One indexed query per load answers all three questions; the ``db`` engine (and
-``cached_db`` when its cache misses) asks them in the query that loads the session
-(see ``backends/dbload.py``) and hands the answer over as :class:`Known`.
+When a key was issued lives in the session index (``SessionRecord.issued``), never in
+the session data the application sees: a tracked engine changes nothing in
+``items()``, ``cycle_key``, ``clear`` or the manager API. A session with no issue time
+(created before the panel was installed, or written straight into the store) counts
+as older than every epoch, so Kill All ends it too.
+
+Issue times and epochs both come from the database's clock (:mod:`sessions_panel.clock`),
+so hosts whose clocks disagree agree on what an epoch refuses; epochs only move forward,
+whatever order kills commit in. Every read here goes to the database the router
+writes to: a replica that lags would serve a killed session.
+
+One indexed statement answers all of it; the ``db`` engine (and ``cached_db`` when its
+cache misses) asks it in the statement that loads the session (``backends/dbload.py``)
+and hands the answer over as :class:`Known`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sessions_panel.models import Revocation
+from sessions_panel import clock
+from sessions_panel.models import Revocation, SessionRecord
 
-STAMP = "_sessions_panel_stamp"
 
-
-def now_stamp() -> float:
-    return time.time()
+def primary() -> str:
+    """The database alias revocations are read from and written to."""
+    return router.db_for_write(Revocation)
 
 
 def key_digest(session_key: str) -> str:
     return salted_hmac("sessions_panel.revocation", session_key, algorithm="sha256").hexdigest()
 
 
-def stamp_of(data: Mapping[str, Any]) -> float:
-    value = data.get(STAMP, 0)
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _sql(user_id: Any) -> str:
-    table = Revocation._meta.db_table
-    sql = (
-        f"SELECT kind, not_before FROM {table} WHERE (kind = %s AND target = %s)"
-        f" OR (kind = %s AND target = %s)"
-    )
-    return sql + (" OR (kind = %s AND target = %s)" if user_id is not None else "")
-
-
-def _params(session_key: str, user_id: Any) -> list[Any]:
-    params: list[Any] = [Revocation.KEY, key_digest(session_key), Revocation.ALL, ""]
-    return params + ([Revocation.USER, str(user_id)] if user_id is not None else [])
-
-
-def _refused(rows: list[tuple[str, float]], stamp: float) -> bool:
-    return any(kind == Revocation.KEY or stamp < not_before for kind, not_before in rows)
-
-
-def _rows(session_key: str, user_id: Any) -> list[tuple[str, float]]:
-    # Plain SQL rather than the ORM: this runs on every request that carries a session,
-    # and the ORM's query building costs ten times more than the query itself.
-    connection = connections[router.db_for_read(Revocation)]
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(user_id), _params(session_key, user_id))
-        return list(cursor.fetchall())
-
-
-def is_refused(session_key: str, user_id: Any, stamp: float) -> bool:
-    """Whether a load of this session must be refused (one indexed query)."""
-    return _refused(_rows(session_key, user_id), stamp)
-
-
 @dataclass(frozen=True, slots=True)
 class Known:
-    """The revocation state of one session, read by the statement that loaded it.
+    """The revocation state of one session, as one statement read it.
 
-    The user's epoch was read for the user the session index names (``user_target``,
-    as :func:`revoke_user` writes it); it answers only if the loaded data names the
-    same user, else :func:`refusal` asks the database again.
+    ``user_epoch`` was read for ``user_target``: the user the index names for the key
+    (when read with the session) or the user asked about. It answers only for that
+    user; :func:`refusal` asks again when the loaded data names another.
     """
 
     session_key: str
@@ -89,38 +59,82 @@ class Known:
     all_epoch: float | None
     user_target: str | None
     user_epoch: float | None
+    #: When the key was issued (database clock); ``None``: unknown, older than any epoch.
+    issued: float | None
 
     def answers(self, session_key: str, user_id: Any) -> bool:
         return self.session_key == session_key and (
             user_id is None or self.user_target == str(user_id)
         )
 
-    def rows(self, user_id: Any) -> list[tuple[str, float]]:
-        """What :func:`_rows` would have returned for this session."""
-        rows = [(Revocation.KEY, 0.0)] if self.killed else []
-        if self.all_epoch is not None:
-            rows.append((Revocation.ALL, self.all_epoch))
-        if user_id is not None and self.user_epoch is not None:
-            rows.append((Revocation.USER, self.user_epoch))
-        return rows
+    def refusal(self, user_id: Any) -> str | None:
+        if self.killed:
+            return "key"
+        epochs = [self.all_epoch, self.user_epoch if user_id is not None else None]
+        for epoch in epochs:
+            if epoch is not None and (self.issued is None or self.issued < epoch):
+                return "epoch"
+        return None
 
 
-def refusal(session_key: str, user_id: Any, stamp: float, known: Known | None = None) -> str | None:
-    """Why a load must be refused: ``"key"`` (killed by name), ``"epoch"``, or ``None``.
+def _column(model: type[Revocation] | type[SessionRecord], name: str) -> str:
+    return str(model._meta.get_field(name).column)  # type: ignore[union-attr]
+
+
+def _state_sql(connection: BaseDatabaseWrapper) -> str:
+    qn = connection.ops.quote_name
+    revocations = qn(Revocation._meta.db_table)
+    index = qn(SessionRecord._meta.db_table)
+    kind, target, not_before = (
+        qn(_column(Revocation, name)) for name in ("kind", "target", "not_before")
+    )
+    key = qn(_column(SessionRecord, "session_key"))
+    issued = qn(_column(SessionRecord, "issued"))
+    return (
+        f"SELECT (SELECT COUNT(*) FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
+        f" (SELECT {not_before} FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
+        f" (SELECT {not_before} FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
+        f" (SELECT {issued} FROM {index} WHERE {key} = %s)"
+    )
+
+
+def state(session_key: str, user_id: Any) -> Known:
+    """Read the revocation state of one session (one statement, on the primary)."""
+    # Plain SQL rather than the ORM: this runs on every request that carries a session,
+    # and the ORM's query building costs ten times more than the query itself.
+    connection = connections[primary()]
+    user = "" if user_id is None else str(user_id)
+    params = [
+        Revocation.KEY,
+        key_digest(session_key),
+        Revocation.ALL,
+        "",
+        Revocation.USER,
+        user,
+        session_key,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_state_sql(connection), params)
+        killed, all_epoch, user_epoch, issued = cursor.fetchone()
+    return Known(
+        session_key=session_key,
+        killed=bool(killed),
+        all_epoch=None if all_epoch is None else float(all_epoch),
+        user_target=None if user_id is None else user,
+        user_epoch=None if user_epoch is None or user_id is None else float(user_epoch),
+        issued=None if issued is None else float(issued),
+    )
+
+
+def refusal(session_key: str, user_id: Any, known: Known | None = None) -> str | None:
+    """Why a load of this session must be refused: ``"key"`` (killed by name),
+    ``"epoch"`` (issued before Kill All or its user's kill), or ``None``.
 
     No query when ``known`` (read with the session) answers for this key and user.
     """
-    if known is not None and known.answers(session_key, user_id):
-        rows = known.rows(user_id)
-    else:
-        rows = _rows(session_key, user_id)
-    if any(kind == Revocation.KEY for kind, _ in rows):
-        return "key"
-    return "epoch" if _refused(rows, stamp) else None
-
-
-async def ais_refused(session_key: str, user_id: Any, stamp: float) -> bool:
-    return _refused(await sync_to_async(_rows)(session_key, user_id), stamp)
+    if known is None or not known.answers(session_key, user_id):
+        known = state(session_key, user_id)
+    return known.refusal(user_id)
 
 
 def _marker_expiry(expiry: datetime | None) -> datetime:
@@ -128,35 +142,91 @@ def _marker_expiry(expiry: datetime | None) -> datetime:
     return max(expiry, longest) if expiry is not None else longest
 
 
+def _raise(using: str, kind: str, target: str, expires: datetime | None) -> float:
+    """Write a revocation stamped with the database's clock; never lower an existing one.
+
+    One statement on SQLite and PostgreSQL (an upsert keeping the greater time), so two
+    kills committing in either order leave the later epoch. Returns the time in force.
+    """
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    table = qn(Revocation._meta.db_table)
+    expires_value = Revocation._meta.get_field("expires").get_db_prep_save(expires, connection)
+    greatest = {"sqlite": "MAX", "postgresql": "GREATEST"}.get(connection.vendor)
+    if greatest is None:
+        return _raise_portably(using, kind, target, expires)
+    now_sql, now_params = clock.sql(connection)
+    sql = (
+        f"INSERT INTO {table} AS r (kind, target, not_before, expires)"
+        f" VALUES (%s, %s, {now_sql}, %s)"
+        f" ON CONFLICT (kind, target) DO UPDATE SET"
+        f" not_before = {greatest}(r.not_before, excluded.not_before),"
+        f" expires = excluded.expires"
+        f" RETURNING not_before"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [kind, target, *now_params, expires_value])
+        (value,) = cursor.fetchone()
+    return float(value)
+
+
+def _raise_portably(using: str, kind: str, target: str, expires: datetime | None) -> float:
+    """:func:`_raise` for other vendors: a locked read, then a write."""
+    with transaction.atomic(using=using):
+        now = clock.now(using)
+        row = (
+            Revocation.objects.using(using)
+            .select_for_update()
+            .filter(kind=kind, target=target)
+            .first()
+        )
+        if row is None:
+            Revocation.objects.using(using).create(
+                kind=kind, target=target, not_before=now, expires=expires
+            )
+            return now
+        row.not_before = max(row.not_before, now)
+        row.expires = expires
+        row.save(using=using, update_fields=["not_before", "expires"])
+        return row.not_before
+
+
+def _reissue(using: str, keep_key: str | None, epoch: float) -> None:
+    """Move the kept session's issue time up to ``epoch``, so the epoch spares it."""
+    if keep_key is None:
+        return
+    rows = SessionRecord.objects.using(using).filter(session_key=keep_key)
+    rows.filter(issued__lt=epoch).update(issued=epoch)
+    rows.filter(issued__isnull=True).update(issued=epoch)
+
+
 def revoke_key(session_key: str, expiry: datetime | None = None) -> None:
     """Refuse this key from now on, even if an in-flight request saves it again."""
-    Revocation.objects.update_or_create(
-        kind=Revocation.KEY,
-        target=key_digest(session_key),
-        defaults={"not_before": now_stamp(), "expires": _marker_expiry(expiry)},
-    )
+    _raise(primary(), Revocation.KEY, key_digest(session_key), _marker_expiry(expiry))
 
 
-def revoke_user(user_id: Any, epoch: float | None = None) -> float:
-    """Refuse every session of this user stamped before ``epoch`` (default: now)."""
-    epoch = now_stamp() if epoch is None else epoch
-    Revocation.objects.update_or_create(
-        kind=Revocation.USER,
-        target=str(user_id),
-        defaults={"not_before": epoch, "expires": None},
-    )
+def revoke_user(user_id: Any, keep_key: str | None = None) -> float:
+    """Refuse every session of this user issued before now (the database's now).
+
+    ``keep_key`` (the caller's own session) is spared in the same transaction, so no
+    request of it is ever refused in between. Returns the epoch in force.
+    """
+    using = primary()
+    with transaction.atomic(using=using):
+        epoch = _raise(using, Revocation.USER, str(user_id), None)
+        _reissue(using, keep_key, epoch)
     return epoch
 
 
-def revoke_all(epoch: float | None = None) -> float:
-    """Refuse every session stamped before ``epoch`` (default: now), indexed or not."""
-    epoch = now_stamp() if epoch is None else epoch
-    Revocation.objects.update_or_create(
-        kind=Revocation.ALL, target="", defaults={"not_before": epoch, "expires": None}
-    )
+def revoke_all(keep_key: str | None = None) -> float:
+    """Refuse every session issued before now, indexed or not, except ``keep_key``."""
+    using = primary()
+    with transaction.atomic(using=using):
+        epoch = _raise(using, Revocation.ALL, "", None)
+        _reissue(using, keep_key, epoch)
     return epoch
 
 
 def prune() -> int:
-    deleted, _ = Revocation.objects.filter(expires__lte=timezone.now()).delete()
+    deleted, _ = Revocation.objects.using(primary()).filter(expires__lte=timezone.now()).delete()
     return deleted

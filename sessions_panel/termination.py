@@ -14,7 +14,6 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any
 
@@ -44,6 +43,10 @@ class KillResult:
     short_ids: list[str] = field(default_factory=list)
     user_ids: list[Any] = field(default_factory=list)
     audit: AuditEntry | None = None
+    #: The kill holds (its revocation is written: the sessions are refused on every
+    #: request), but the session store could not be cleaned; what is left is refused
+    #: until it is purged (the next kill, ``manage.py prune``) or expires.
+    store_fault: bool = False
 
     @property
     def ok(self) -> bool:
@@ -52,6 +55,46 @@ class KillResult:
 
 def store_class() -> type[SessionBase]:
     return import_module(settings.SESSION_ENGINE).SessionStore  # type: ignore[no-any-return]
+
+
+class NotTracked(RuntimeError):
+    """Kills are refused: the running configuration cannot make them hold."""
+
+
+def configuration_problem() -> str | None:
+    """Why a kill could not hold on this site as it runs now, or ``None``.
+
+    The system checks say the same at deploy time, but servers such as gunicorn run no
+    checks: a site left on Django's own engine would have its index go stale, and a
+    "kill" would delete rows while the sessions stayed alive.
+    """
+    from sessions_panel.backends.tracked import TrackedSessionMixin
+    from sessions_panel.checks import PANEL_MIDDLEWARE
+
+    try:
+        store = store_class()
+    except ImportError:
+        store = None
+    if store is None or not issubclass(store, TrackedSessionMixin):
+        return "engine"
+    if PANEL_MIDDLEWARE not in settings.MIDDLEWARE:
+        return "middleware"
+    return None
+
+
+def ensure_tracked() -> None:
+    """Raise :class:`NotTracked` when :func:`configuration_problem` finds one."""
+    problem = configuration_problem()
+    if problem == "engine":
+        raise NotTracked(
+            f"SESSION_ENGINE {settings.SESSION_ENGINE!r} is not a tracked engine: kills "
+            "cannot hold (see check sessions_panel.E001)."
+        )
+    if problem == "middleware":
+        raise NotTracked(
+            "sessions_panel.middleware.SessionsPanelMiddleware is missing from MIDDLEWARE "
+            "(see check sessions_panel.E003)."
+        )
 
 
 def _clean_reason(reason: str) -> str:
@@ -128,20 +171,32 @@ def _log_entry(result: KillResult, actor: Any) -> None:
 
 
 def _end_one(record: SessionRecord) -> str:
-    """End one session; returns "killed", "gone" or "failed"."""
+    """End one session; returns "killed", "gone", "refused" or "failed".
+
+    "refused": the marker is written, so the session is refused on every request, but
+    the store could not be cleaned (Redis down, a file not removable); the row stays
+    listed so the admin can retry the clean-up. "failed": not even the marker was
+    written; nothing changed.
+    """
     store = store_class()
     key = record.session_key
     try:
         revocation.revoke_key(key, record.expiry)
+    except Exception:
+        logger.exception("could not end session %s", record.short_id)
+        return "failed"
+    try:
         existed = store().exists(key)
         store().delete(key)  # tracked engines also drop the index row
         if store().exists(key):  # a fresh read of the real store
             logger.error("session %s still in the store after delete", record.short_id)
-            return "failed"
+            return "refused"
     except Exception:
-        logger.exception("could not end session %s", record.short_id)
-        return "failed"
-    SessionRecord.objects.filter(pk=record.pk).delete()
+        logger.exception(
+            "session %s is refused, but the store could not be cleaned", record.short_id
+        )
+        return "refused"
+    records.remove(key)  # by key: a save racing the kill may have made a new row
     _evict_again_on_commit(store, [key])
     return "killed" if existed else "gone"
 
@@ -172,11 +227,15 @@ def kill_records(
     detail: str = "",
 ) -> KillResult:
     """End each given session, one by one, each confirmed by a fresh read."""
+    ensure_tracked()
     result = KillResult(scope=scope)
     for record in records:
         result.requested += 1
         outcome = _end_one(record)
-        if outcome == "killed":
+        if outcome == "refused":
+            result.killed += 1
+            result.store_fault = True
+        elif outcome == "killed":
             result.killed += 1
         elif outcome == "gone":
             result.already_ended += 1
@@ -217,21 +276,31 @@ def kill_matching(
 
 def kill_session(handle: str, *, actor: Any = None, reason: str = "") -> KillResult:
     """End the session behind a public handle. An unknown handle is "already ended"."""
-    record = SessionRecord.objects.filter(handle=str(handle)[:64]).first()
+    record = SessionRecord.objects.using(_primary()).filter(handle=str(handle)[:64]).first()
     if record is None:
         return KillResult(scope=AuditEntry.SCOPE_SESSION, requested=1, already_ended=1)
     return kill_records([record], actor=actor, reason=reason)
 
 
-def _keep(session: SessionBase | None, epoch: float) -> str | None:
-    """Restamp the caller's session after ``epoch`` and save it before the epoch is set."""
+def _kept_key(session: SessionBase | None) -> str | None:
+    """The caller's session key, made sure to have an index row (which carries the
+    issue time an epoch spares it by)."""
     if session is None or session.session_key is None:
         return None
-    session[revocation.STAMP] = epoch + 1e-6
-    session.save()
-    # Its index row too, or the list would hide it as older than the epoch.
-    SessionRecord.objects.filter(session_key=session.session_key).update(created=_at(epoch + 1e-3))
-    return session.session_key
+    key = session.session_key
+    if not SessionRecord.objects.using(_primary()).filter(session_key=key).exists():
+        records.upsert(key, session._get_session(), session.get_expiry_date(), None)  # type: ignore[attr-defined]
+    return key
+
+
+def _primary() -> str:
+    """Where kills read the index: what they decide must not come from a lagging replica."""
+    return router.db_for_write(SessionRecord)
+
+
+def _issued_before(rows: Any, epoch: float) -> Any:
+    """The rows an epoch refuses: issued before it, or at an unknown time."""
+    return rows.filter(Q(issued__lt=epoch) | Q(issued__isnull=True))
 
 
 #: Seconds a kill request spends purging; ``prune`` (or the next kill) does the rest.
@@ -266,6 +335,7 @@ def _purge(
     count = 0
     short_ids: list[str] = []
     user_ids: list[Any] = []
+    seen: set[str] = set()
     last_id = 0
     while True:
         if deadline is not None and time.monotonic() > deadline:
@@ -278,7 +348,13 @@ def _purge(
         if not batch:
             return count, short_ids, user_ids, True
         last_id = batch[-1][0]
-        kept = [(key, short, user) for _, key, short, user in batch if key != keep_key]
+        # A key seen twice (a request re-indexed it while the purge ran) counts once.
+        kept = [
+            (key, short, user)
+            for _, key, short, user in batch
+            if key != keep_key and key not in seen
+        ]
+        seen.update(key for key, _, _ in kept)
         keys = [key for key, _, _ in kept]
         if purge is not None:
             purge(keys, index=index)  # tracked engines drop the index rows too
@@ -297,11 +373,11 @@ def kill_user(
     user: Any, *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
 ) -> KillResult:
     """End every session of ``user`` (indexed or not), except ``keep`` if given."""
-    epoch = revocation.now_stamp()
-    keep_key = _keep(keep, epoch) if keep is not None and _owner(keep) == str(user.pk) else None
+    ensure_tracked()
+    keep_key = _kept_key(keep) if keep is not None and _owner(keep) == str(user.pk) else None
     result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
-    rows = SessionRecord.objects.live().filter(user=user)
-    _epoch_kill(result, rows, epoch, keep_key, lambda: revocation.revoke_user(user.pk, epoch))
+    rows = SessionRecord.objects.using(_primary()).live().filter(user=user)
+    _epoch_kill(result, rows, keep_key, lambda: revocation.revoke_user(user.pk, keep_key))
     return _finish(result, actor, reason, detail=f"user {user.get_username()}")
 
 
@@ -311,45 +387,49 @@ def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = 
     The global epoch ends them all at once, whatever their number. The stored data is
     then purged in batches for up to :data:`PURGE_SECONDS`, and the index emptied at
     once (a million rows one by one takes minutes), keeping the caller's row and those
-    of sessions started since. What stays in the store is refused on every load and
+    of sessions issued since. What stays in the store is refused on every load and
     goes when it expires (``clearsessions``).
     """
-    epoch = revocation.now_stamp()
-    keep_key = _keep(keep, epoch)
+    ensure_tracked()
+    keep_key = _kept_key(keep)
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
     try:
         # The live count the admin just saw (cached): a COUNT over a million rows
         # would hold the epoch back.
         result.requested = max(0, records.live_count() - (1 if keep_key else 0))
-        revocation.revoke_all(epoch)
+        epoch = revocation.revoke_all(keep_key)
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")
         result.failed = max(result.requested, 1)
         return _finish(result, actor, reason)
     result.killed = result.requested
-    targeted = SessionRecord.objects.filter(created__lt=_at(epoch)).exclude(
+    targeted = _issued_before(SessionRecord.objects.using(_primary()), epoch).exclude(
         session_key=keep_key or ""
     )
+    count = 0
     try:
         count, short_ids, user_ids, _ = _purge(
             targeted, keep_key, PURGE_SECONDS, batch_size=STORE_BATCH, index=False
         )
         result.short_ids, result.user_ids = short_ids, list(dict.fromkeys(user_ids))
+    except Exception:
+        logger.exception("purging the store after Kill All failed; its sessions are refused")
+        result.store_fault = True
+    try:
         _empty_index(epoch, keep_key)
-        # Requests refused meanwhile drop their own rows, so the purge may count fewer.
-        result.killed = result.requested = max(result.requested, count)
     except DatabaseError:
-        logger.exception("cleaning up after Kill All failed; its sessions are refused anyway")
+        logger.exception("emptying the index after Kill All failed; its sessions are refused")
+    # Requests refused meanwhile drop their own rows, so the purge may count fewer.
+    result.killed = result.requested = max(result.requested, count)
     return _finish(result, actor, reason)
 
 
 def _empty_index(epoch: float, keep_key: str | None) -> None:
-    """Drop every index row except the caller's and those of sessions started since."""
-    since = _at(epoch)
-    survivors_filter = Q(last_seen__gte=since)
+    """Drop every index row except the caller's and those of sessions issued since."""
+    survivors_filter = Q(issued__gte=epoch)
     if keep_key:
         survivors_filter |= Q(session_key=keep_key)
-    using = router.db_for_write(SessionRecord)
+    using = _primary()
     connection = connections[using]
     table = connection.ops.quote_name(SessionRecord._meta.db_table)
     with transaction.atomic(using=using):
@@ -372,30 +452,32 @@ def _empty_index(epoch: float, keep_key: str | None) -> None:
 def _epoch_kill(
     result: KillResult,
     rows: Any,
-    epoch: float,
     keep_key: str | None,
-    revoke: Callable[[], Any],
+    revoke: Callable[[], float],
     expected: Callable[[Any], int] = lambda targeted: int(targeted.count()),
 ) -> None:
     """Set a "not before" epoch (the kill itself), then purge what it refuses.
 
     If the epoch cannot be written nothing was ended, and the result says so. Once it
     is written every targeted session is refused, so a failing purge only delays the
-    clean-up.
+    clean-up (and the result says that too).
     """
-    targeted = rows.filter(created__lt=_at(epoch)).exclude(session_key=keep_key or "")
+    rows = rows.exclude(session_key=keep_key or "")
     try:
-        result.requested = expected(targeted)
-        revoke()
+        result.requested = expected(rows)
+        epoch = revoke()
     except DatabaseError:
         logger.exception("could not record the kill; no session was ended")
         result.failed = max(result.requested, 1)
         return
     result.killed = result.requested
     try:
-        count, short_ids, user_ids, finished = _purge(targeted, keep_key, PURGE_SECONDS)
+        count, short_ids, user_ids, finished = _purge(
+            _issued_before(rows, epoch), keep_key, PURGE_SECONDS
+        )
     except Exception:
         logger.exception("purging ended sessions failed; they are refused anyway")
+        result.store_fault = True
         return
     if finished:
         result.killed = result.requested = count
@@ -411,12 +493,6 @@ def _owner(session: SessionBase) -> str | None:
 
     value = session.get(SESSION_KEY)
     return None if value is None else str(value)
-
-
-def _at(epoch: float) -> datetime:
-    # Index rows are inserted after their session is stamped, so a row created before
-    # the epoch belongs to a session the epoch refuses; later rows are left alone.
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 @dataclass(frozen=True)

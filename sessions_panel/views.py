@@ -291,6 +291,29 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
 # -- actions --------------------------------------------------------------------------
 
 
+def _refused_here(request: HttpRequest) -> bool:
+    """Whether kills cannot hold on this site as it runs (an engine the panel does not
+    track, its middleware missing): then nothing is ended, and the admin is told why,
+    rather than reading "Ended N" for sessions that stay alive."""
+    message = health.configuration_message()
+    if message is None:
+        return False
+    messages.error(request, _("Nothing was ended.") + " " + message)
+    return True
+
+
+def _store_fault(request: HttpRequest, result: termination.KillResult) -> None:
+    if result.store_fault:
+        messages.warning(
+            request,
+            _(
+                "The session store could not be reached: the ended sessions are refused on "
+                "every request already, and their stored data is deleted once the store "
+                "is back (or when it expires)."
+            ),
+        )
+
+
 def _require_kill_permission(request: HttpRequest, model_admin: ModelAdmin[Any]) -> None:
     if not can_kill(request, model_admin):
         raise PermissionDenied
@@ -345,6 +368,8 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     """End one session, named by its public handle."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
+    if _refused_here(request):
+        return _after_action(request, model_admin, state)
     record = _record(request)
     if record is None:
         messages.info(request, _("That session had already ended."))
@@ -356,8 +381,18 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
         messages.error(
             request,
             _(
-                "Session %(id)s of %(user)s could not be ended: the session store did "
-                "not confirm it. It is still listed, so you can try again."
+                "Session %(id)s of %(user)s could not be ended: nothing was changed. It is "
+                "still listed, so you can try again."
+            )
+            % details,
+        )
+    elif result.store_fault:
+        messages.warning(
+            request,
+            _(
+                "Session %(id)s of %(user)s is ended: it is refused on every request from "
+                "now on. The session store did not delete its data, so it is still "
+                "listed; try again to clean it up."
             )
             % details,
         )
@@ -407,6 +442,8 @@ def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRespons
     ``handle`` of theirs or by their ``user`` id."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
+    if _refused_here(request):
+        return _after_action(request, model_admin, state)
     user, problem, level = _target_user(request)
     if user is None:
         messages.add_message(request, level, problem)
@@ -422,6 +459,7 @@ def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRespons
     if user.pk == request.user.pk:
         text += " " + _("Your own session was kept.")
     (messages.success if result.ok else messages.error)(request, text)
+    _store_fault(request, result)
     return _after_action(request, model_admin, state)
 
 
@@ -444,7 +482,7 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
     """End every session, listed or not, except the caller's own."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
-    if not _password_confirmed(request):
+    if _refused_here(request) or not _password_confirmed(request):
         return _after_action(request, model_admin, state)
     result = termination.kill_all(actor=request.user, reason=_reason(request), keep=request.session)
     text = ngettext(
@@ -459,6 +497,7 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
             request,
             _("Some sessions could not be ended; try again.") + " " + text,
         )
+    _store_fault(request, result)
     return _after_action(request, model_admin, state)
 
 
@@ -506,7 +545,7 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
             _("Search or filter the list first; to end every session, use Kill All."),
         )
         return _after_action(request, model_admin, state)
-    if not _password_confirmed(request):
+    if _refused_here(request) or not _password_confirmed(request):
         return _after_action(request, model_admin, state)
     rows = listing.filtered(state, timezone.now(), reveal_ip=privacy.can_reveal_ip(request))
     result = termination.kill_matching(
@@ -542,4 +581,5 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
             + " "
             + text,
         )
+    _store_fault(request, result)
     return _after_action(request, model_admin, state)

@@ -58,8 +58,9 @@ def assert_alive(store_class: Callable[[], Any], session: Any, user: Any = None)
     """A fresh read of the real store finds the session, still signed in."""
     store = store_class()
     assert store().exists(session.session_key)
-    data = store(session.session_key).load()
-    assert data, "the session loads empty (ended or revoked)"
+    loaded = store(session.session_key)
+    data = loaded.load()
+    assert loaded.session_key == session.session_key, "the load was refused (ended or revoked)"
     if user is not None:
         assert data.get(SESSION_KEY) == str(user.pk)
 

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.db import OperationalError
 
-from sessions_panel import termination
-from sessions_panel.models import AuditEntry, Revocation, SessionRecord
+from sessions_panel import revocation, termination
+from sessions_panel.models import AuditEntry, SessionRecord
 from tests.page_support import HTMX, action_url, body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_page_renders_from_the_database_while_redis_is_down(cached_db, admin_use
     assert "The session cache cannot be reached." in body(response)
 
 
-def test_kill_while_redis_is_down_is_an_error_and_retry_works_once_it_is_back(
+def test_kill_while_redis_is_down_holds_says_so_and_cleans_up_on_retry_once_it_is_back(
     cached_db, admin_user, make_session, store_class, django_user_model
 ):
     bob = django_user_model.objects.create_user("bob")
@@ -65,17 +65,46 @@ def test_kill_while_redis_is_down_is_an_error_and_retry_works_once_it_is_back(
     response = admin.post(action_url("kill"), {"handle": record.handle}, **HTMX)
     html = body(response)
     assert response.status_code == 200
-    assert "could not be ended" in html
-    assert "was ended" not in html
-    assert SessionRecord.objects.filter(pk=record.pk).exists()  # kept for the retry
-    assert AuditEntry.objects.get().failed == 1
+    assert 'class="warning"' in html
+    assert "is refused on every request from now on" in html
+    assert 'class="success"' not in html
+    assert SessionRecord.objects.filter(pk=record.pk).exists()  # kept for the clean-up
+    entry = AuditEntry.objects.get()
+    assert (entry.killed, entry.failed) == (1, 0)
+    assert store_class()(victim.session_key).load() == {}  # refused while Redis is down
 
     cached_db.CACHES = LOCMEM  # Redis is back, with the victim's session still cached
-    assert store_class()(victim.session_key).load() == {}  # refused all the same
     response = admin.post(action_url("kill"), {"handle": record.handle})
     assert messages_of(response) == [f"Session {record.short_id} of bob was ended."]
     assert not store_class()().exists(victim.session_key)
     assert not SessionRecord.objects.filter(pk=record.pk).exists()
+
+
+@pytest.mark.parametrize("kill", ["kill_user", "kill_all", "kill_matching"])
+def test_redis_down_during_an_epoch_or_filter_kill_is_reported_audited_and_holds(
+    cached_db, admin_user, make_session, store_class, django_user_model, kill
+):
+    """No 500: the kill's revocations are in the database, so they hold; the page says
+    the store could not be cleaned; the audit trail has the kill; the index is clean."""
+    bob = django_user_model.objects.create_user("bob")
+    victims = [make_session(user=bob, ip="198.51.100.9") for _ in range(2)]
+    admin = logged_in(admin_user)
+    cached_db.CACHES = REDIS_DOWN
+    post = {
+        "kill_user": {"user": str(bob.pk)},
+        "kill_all": {},
+        "kill_matching": {"q": "bob"},
+    }[kill]
+    response = admin.post(action_url(kill), post, **HTMX)
+    html = body(response)
+    assert response.status_code == 200
+    assert "Ended 2 sessions" in html
+    assert "The session store could not be reached" in html
+    assert AuditEntry.objects.get().killed == 2
+    cached_db.CACHES = LOCMEM  # back, with the victims' data still cached
+    for victim in victims:
+        assert store_class()(victim.session_key).load() == {}
+        assert not SessionRecord.objects.filter(session_key=victim.session_key).exists()
 
 
 @pytest.mark.parametrize("kill", ["one", "user", "all"])
@@ -89,7 +118,7 @@ def test_database_failure_during_a_kill_reports_nothing_killed(
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(Revocation.objects, "update_or_create", locked)
+    monkeypatch.setattr(revocation, "_raise", locked)
     if kill == "one":
         result = termination.kill_session(record.handle)
     elif kill == "user":
@@ -113,7 +142,7 @@ def test_database_failure_during_kill_all_shows_an_error_not_a_success(
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(Revocation.objects, "update_or_create", locked)
+    monkeypatch.setattr(revocation, "_raise", locked)
     response = admin.post(action_url("kill_all"), {}, **HTMX)
     html = body(response)
     assert response.status_code == 200

@@ -17,7 +17,7 @@ from sessions_panel.backends.tracked import TrackedSessionMixin
 logger = logging.getLogger("sessions_panel")
 
 
-class SessionStore(OneStatementLoad, TrackedSessionMixin, cached_db.SessionStore):
+class SessionStore(TrackedSessionMixin, OneStatementLoad, cached_db.SessionStore):
     def _store_load(self) -> dict[str, Any]:
         """Django's ``load``, except that an unreachable cache falls back to the database.
 

@@ -9,7 +9,7 @@ from sessions_panel.backends.dbload import OneStatementLoad
 from sessions_panel.backends.tracked import TrackedSessionMixin
 
 
-class SessionStore(OneStatementLoad, TrackedSessionMixin, db.SessionStore):
+class SessionStore(TrackedSessionMixin, OneStatementLoad, db.SessionStore):
     @classmethod
     def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:
         cls.get_model_class().objects.filter(session_key__in=session_keys).delete()

@@ -3,7 +3,9 @@
 Django's engine reads the row through the ORM, whose query building costs several times
 the query itself, and the revocation check would be a second statement (on PostgreSQL,
 a second round trip). Here one hand-written statement reads the row, the key's marker,
-the global epoch, and the epoch of the user the session index names for this key;
+the global epoch, the key's issue time and the epoch of the user the session index
+names for this key, all from the database the router writes to (a lagging replica
+would serve a killed session);
 :func:`revocation.refusal` decides from that, and asks the database again only when the
 loaded data names another user than the index (or the index has no row for the key).
 
@@ -14,12 +16,14 @@ and checks revocations with their own query.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
@@ -66,7 +70,8 @@ def _sql(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
         f" (SELECT COUNT(*) FROM {table} WHERE {kind} = %s AND {target} = %s),"
         f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = %s),"
         f" {user},"
-        f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = {user})"
+        f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = {user}),"
+        f" r.{qn(_column(SessionRecord, 'issued'))}"
         f" FROM {qn(model._meta.db_table)} s"
         f" LEFT JOIN {qn(SessionRecord._meta.db_table)} r"
         f" ON r.{qn(_column(SessionRecord, 'session_key'))} = s.{key}"
@@ -95,8 +100,8 @@ def _plan(connection: BaseDatabaseWrapper, model: type[Model]) -> _Plan:
 
 def folds(model: type[Model]) -> str | None:
     """The database alias to load ``model`` from in one statement, if there is one."""
-    alias = router.db_for_read(model)
-    if alias != router.db_for_read(SessionRecord) or alias != router.db_for_read(Revocation):
+    alias = router.db_for_write(model)
+    if alias != router.db_for_write(SessionRecord) or alias != router.db_for_write(Revocation):
         return None
     return alias if connections[alias].vendor in TEXT_CAST else None
 
@@ -124,13 +129,14 @@ def load(alias: str, model: type[Model], session_key: str) -> tuple[Model | None
     for position, (converters, column) in enumerate(plan.converters):
         for converter in converters:
             values[position] = converter(values[position], column, connection)
-    killed, all_epoch, user_target, user_epoch = row[width:]
+    killed, all_epoch, user_target, user_epoch, issued = row[width:]
     known = Known(
         session_key=session_key,
         killed=bool(killed),
         all_epoch=None if all_epoch is None else float(all_epoch),
         user_target=None if user_target is None else str(user_target),
         user_epoch=None if user_epoch is None else float(user_epoch),
+        issued=None if issued is None else float(issued),
     )
     names = [field.attname for field in plan.fields]
     return model.from_db(alias, names, values), known
@@ -143,20 +149,64 @@ else:
 
 
 class OneStatementLoad(_Base):
-    """``_get_session_from_db`` for the tracked ``db`` and ``cached_db`` engines."""
+    """``_get_session_from_db`` for the tracked ``db`` and ``cached_db`` engines, and
+    the reads that decide whether a session lives (``exists``, the read before
+    ``delete``) sent to the primary. Comes after ``TrackedSessionMixin`` in the engines'
+    bases, so the mixin's ``delete`` still keeps the index."""
 
     #: Revocation state read with the session, for ``TrackedSessionMixin.load``.
     _known: Known | None = None
     _stored_expiry: datetime | None = None
+    #: Set by ``cached_db``'s engine: its cache is asked and cleaned with the database.
+    cache_key_prefix: str
 
     def _get_session_from_db(self) -> Any:
         key = self.session_key
         alias = folds(self.model) if key is not None else None
         if key is None or alias is None:
-            stored = super()._get_session_from_db()  # type: ignore[misc]
+            stored = self._get_session_from_primary()
         else:
             stored, self._known = load(alias, self.model, key)
             if stored is None:
                 self._session_key = None  # as Django does for a key it does not hold
         self._stored_expiry = stored.expire_date if stored is not None else None
         return stored
+
+    def _get_session_from_primary(self) -> Any:
+        """Django's ``_get_session_from_db``, read from the database the router writes to."""
+        try:
+            return self.model.objects.using(router.db_for_write(self.model)).get(
+                session_key=self.session_key, expire_date__gt=timezone.now()
+            )
+        except (self.model.DoesNotExist, SuspiciousOperation) as error:
+            if isinstance(error, SuspiciousOperation):
+                logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
+            self._session_key = None
+            return None
+
+    def exists(self, session_key: str) -> bool:
+        # Asked to confirm a kill: a replica that lags would say the session still exists
+        # (or, worse, that it is gone).
+        if hasattr(self, "_cache"):  # cached_db: the cache first, as Django's engine does
+            try:
+                if self.cache_key_prefix + session_key in self._cache:
+                    return True
+            except Exception:
+                logging.getLogger("sessions_panel").warning("session cache unreachable")
+        return bool(
+            self.model.objects.using(router.db_for_write(self.model))
+            .filter(session_key=session_key)
+            .exists()
+        )
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        # Django's engine reads the row before deleting it, through the read router.
+        self.model.objects.using(router.db_for_write(self.model)).filter(
+            session_key=session_key
+        ).delete()
+        if hasattr(self, "_cache"):  # cached_db: the cache after the database, as Django
+            self._cache.delete(self.cache_key_prefix + session_key)

@@ -1,13 +1,12 @@
 """Django's file engine, tracked.
 
 Django's file engine implements its async methods by calling the sync ones in the
-event loop; ours run them in a thread instead, since the sync ones now also write the
-index through the ORM, which refuses to run inside an event loop.
+event loop; the tracked mixin runs them in a thread instead, since the sync ones also
+write the index through the ORM, which refuses to run inside an event loop.
 """
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import file
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
@@ -28,19 +27,3 @@ class SessionStore(TrackedSessionMixin, file.SessionStore):
                     modification=modified, expiry=data.get("_session_expiry")
                 )
         return data
-
-    async def asave(self, must_create: bool = False) -> None:
-        await sync_to_async(self.save)(must_create=must_create)
-
-    async def acreate(self) -> None:
-        await sync_to_async(self.create)()
-
-    async def adelete(self, session_key: str | None = None) -> None:
-        await sync_to_async(self.delete)(session_key)
-
-    async def aload(self) -> dict[str, object]:
-        return await sync_to_async(self.load)()
-
-    @classmethod
-    async def aclear_expired(cls) -> None:
-        await sync_to_async(cls.clear_expired)()

@@ -1,14 +1,20 @@
 """The mixin every tracked engine shares: Django's engine, plus an exact index and
 refusal of killed sessions.
 
-The storage format is Django's own (one extra key, :data:`revocation.STAMP`, in the
-session data), so switching to a tracked engine logs nobody out and switching back
-loses nothing. ``create``, ``cycle_key`` and ``flush`` all end in ``save`` or
-``delete``, so overriding those two (and their async twins) keeps the index exact.
+The session data is Django's, untouched: nothing is added to what ``items()``,
+``keys()`` or ``get_decoded()`` show, and ``cycle_key``, ``clear``, ``flush`` and the
+manager API behave as Django's do (Django's own ``sessions_tests`` run against these
+engines in CI). When a key was issued, which kills compare with, lives in the index
+row (see :mod:`sessions_panel.revocation`). ``create``, ``cycle_key`` and ``flush``
+all end in ``save`` or ``delete``, so overriding those two keeps the index exact.
+
+The async twins run the sync methods in a thread: one code path, and the index writes
+go through the ORM, which refuses to run inside an event loop.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +30,11 @@ if TYPE_CHECKING:
     _Base = SessionBase
 else:
     _Base = object
+
+logger = logging.getLogger("sessions_panel")
+
+#: Where versions before 0.2 kept the issue time, inside the session data.
+LEGACY_STAMP = "_sessions_panel_stamp"
 
 
 class TrackedSessionMixin(_Base):
@@ -43,31 +54,17 @@ class TrackedSessionMixin(_Base):
             known = self._known
         finally:
             self._known = None
+        data.pop(LEGACY_STAMP, None)
         key = self._session_key
         if key is None:
             return data
-        why = revocation.refusal(key, records.user_id_from(data), revocation.stamp_of(data), known)
-        if why == "epoch":
-            # A row that outlived Kill All or a user kill. A session killed by name
-            # keeps its row until the kill is confirmed, so the admin can retry it.
-            records.remove(key)
-        if why is not None:
+        if revocation.refusal(key, records.user_id_from(data), known) is not None:
+            self._discard(key)
             return self._refuse()
         return data
 
     async def aload(self) -> dict[str, Any]:
-        data: dict[str, Any] = await super().aload()
-        key = self._session_key
-        if key is None:
-            return data
-        why = await sync_to_async(revocation.refusal)(
-            key, records.user_id_from(data), revocation.stamp_of(data)
-        )
-        if why == "epoch":
-            await records.aremove(key)
-        if why is not None:
-            return self._refuse()
-        return data
+        return await sync_to_async(self.load)()
 
     def _store_load(self) -> dict[str, Any]:
         """The engine's own load; an engine may replace it (see ``cached_db``)."""
@@ -75,40 +72,68 @@ class TrackedSessionMixin(_Base):
 
     def _refuse(self) -> dict[str, Any]:
         # Exactly what Django does for a key its store does not hold: the request goes
-        # on anonymous and a later save creates a fresh key. The stored data is left
-        # for the kill's purge (deleting it here could race a legitimate restamp).
+        # on anonymous and a later save creates a fresh key.
         self._session_key = None
         self._stored_expiry = None
         return {}
 
-    # -- save: stamp new keys, refuse to revive killed ones, index -------------------
+    def _discard(self, key: str) -> None:
+        """Drop a refused session's data and index row: nothing can make it live again
+        (markers stay, epochs only move forward), and a row left behind would be listed
+        and counted. Best effort: a store that is down keeps refusing it anyway."""
+        try:
+            self.delete(key)
+        except Exception:
+            logger.warning("could not delete a refused session from the store", exc_info=True)
+            records.remove(key)
+
+    # -- save: index, and refuse to revive what was killed meanwhile ------------------
 
     def save(self, must_create: bool = False) -> None:
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         if self.session_key is None:
             return self.create()  # create() saves again, and that save indexes
-        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
-        if must_create:
-            data[revocation.STAMP] = revocation.now_stamp()
-        elif revocation.is_refused(
-            self.session_key, records.user_id_from(data), revocation.stamp_of(data)
-        ):
-            raise UpdateError  # killed while this request ran: SessionInterrupted
+        key = self.session_key
         super().save(must_create=must_create)
-        records.upsert(self.session_key, data, self.get_expiry_date(), resolved(self.client))
+        records.upsert(key, data, self.get_expiry_date(), resolved(self.client), issued=must_create)
+        if must_create:
+            return  # a key made just now: nothing can have killed it yet
+        # Checked after the write, not before: a kill that committed before this check
+        # is seen here, and one that commits after it deletes what was just written. So
+        # a kill racing a save never leaves the session, or its index row, behind.
+        if revocation.refusal(key, records.user_id_from(data)) is not None:
+            self._discard(key)
+            raise UpdateError  # SessionMiddleware answers SessionInterrupted, as Django does
 
     async def asave(self, must_create: bool = False) -> None:
-        if self.session_key is None:
-            return await self.acreate()
-        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
-        if must_create:
-            data[revocation.STAMP] = revocation.now_stamp()
-        elif await revocation.ais_refused(
-            self.session_key, records.user_id_from(data), revocation.stamp_of(data)
-        ):
-            raise UpdateError
-        await super().asave(must_create=must_create)
-        client = resolved(self.client)
-        await records.aupsert(self.session_key, data, await self.aget_expiry_date(), client)
+        await sync_to_async(self.save)(must_create=must_create)
+
+    async def acreate(self) -> None:
+        await sync_to_async(self.create)()
+
+    # -- cycle_key: a killed session cannot be re-keyed alive ------------------------
+
+    def cycle_key(self) -> None:
+        data = self._session  # type: ignore[attr-defined]
+        old = self.session_key
+        self.create()
+        self._session_cache = data
+        if not old:
+            return
+        # After the new key exists, so a kill committing meanwhile is either seen here
+        # or has an epoch later than the new key's issue time (and refuses it).
+        killed = revocation.refusal(old, records.user_id_from(data)) is not None
+        self.delete(old)
+        if killed:
+            # Killed while this request ran (a login or password change in flight):
+            # the new key is born killed, so the response cannot log anyone in with it.
+            new = self.session_key
+            assert new is not None
+            revocation.revoke_key(new)
+            self._discard(new)
+
+    async def acycle_key(self) -> None:
+        await sync_to_async(self.cycle_key)()
 
     # -- delete ----------------------------------------------------------------------
 
@@ -119,10 +144,10 @@ class TrackedSessionMixin(_Base):
             records.remove(key)
 
     async def adelete(self, session_key: str | None = None) -> None:
-        key = session_key if session_key is not None else self.session_key
-        await super().adelete(session_key)
-        if key is not None:
-            await records.aremove(key)
+        await sync_to_async(self.delete)(session_key)
+
+    async def aflush(self) -> None:
+        await sync_to_async(self.flush)()
 
     @classmethod
     def clear_expired(cls) -> None:
@@ -132,11 +157,7 @@ class TrackedSessionMixin(_Base):
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        from asgiref.sync import sync_to_async
-
-        await super().aclear_expired()
-        await sync_to_async(records.prune)()
-        await sync_to_async(revocation.prune)()
+        await sync_to_async(cls.clear_expired)()
 
     # -- bulk purge (Kill All, kill a user) -------------------------------------------
 

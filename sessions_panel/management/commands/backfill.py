@@ -53,7 +53,7 @@ class Command(BaseCommand):
         objs = []
         for key, data, expiry in rows:
             user_id = records.user_id_from(data)
-            if revocation.is_refused(key, user_id, revocation.stamp_of(data)):
+            if revocation.refusal(key, user_id) is not None:
                 continue
             # Without a custom expiry, a session was last saved SESSION_COOKIE_AGE
             # before it expires: the best "last seen" the store can tell.

@@ -6,7 +6,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest browsers screenshots clean
+.PHONY: run test lint typecheck pytest django-suite browsers screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Django's own sessions_tests against every tracked engine (tests/django_suite/README.md):
+# the classes as Django ships them, then the SimpleTestCase ones allowed the database.
+django-suite: $(STAMP)
+	scripts/django-suite --python $(BIN)/python
+	scripts/django-suite --python $(BIN)/python --simple-testcases with-db
+
+test: lint typecheck pytest django-suite
 
 clean:
 	rm -rf .venv .venv-* db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -569,13 +569,10 @@ class Bench:
         plain_store = import_module(plain_engine()).SessionStore
         data = store(self.admin_key).load()
         user_id = records.user_id_from(data)
-        stamp = revocation.stamp_of(data)
         parts = {
             "tracked engine load (store + revocation check)": lambda: store(self.admin_key).load(),
             "plain engine load": lambda: plain_store(self.admin_key).load(),
-            "revocation.is_refused alone": lambda: revocation.is_refused(
-                self.admin_key, user_id, stamp
-            ),
+            "revocation.refusal alone": lambda: revocation.refusal(self.admin_key, user_id),
             "touch index read (ORM)": lambda: (
                 SessionRecord.objects.filter(session_key=self.admin_key)
                 .values_list("last_seen", "ip", "user_agent")
@@ -699,9 +696,9 @@ class Bench:
             marks["kept"] = time.perf_counter()
             return value
 
-        def revoke_all(epoch: float | None = None) -> float:
+        def revoke_all(keep_key: str | None = None) -> float:
             marks["revoking"] = time.perf_counter()
-            value = original_revoke_all(epoch)
+            value = original_revoke_all(keep_key)
             marks["epoch_set"] = time.perf_counter()
             marks["refused"] = [store(key).load() == {} for key in victims]
             marks["verified"] = time.perf_counter()

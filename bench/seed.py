@@ -3,7 +3,7 @@
 What a live site would hold after a while:
 
 - ``django_session`` rows whose ``session_data`` is the real engine's ``encode()``
-  output: one encoding per user (so the user id, auth hash and stamp in the data match
+  output: one encoding per user (so the user id and auth hash in the data match
   the index row), a few hundred guest templates reused;
 - one ``SessionRecord`` per session with the same key (``short_id_for(key)``, a random
   handle), 70 % authenticated over N/5 users (most with one to three sessions, a heavy
@@ -48,7 +48,6 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils.crypto import salted_hmac
 
-from sessions_panel import revocation
 from sessions_panel.models import SessionRecord, short_id_for
 
 VALID_KEY_CHARS = string.ascii_lowercase + string.digits
@@ -289,7 +288,6 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
 
     password = make_password("bench-user-password")  # once: hashing is the slow part
     auth_hash = User(password=password).get_session_auth_hash()
-    stamp = (now - timedelta(days=15)).timestamp()
 
     with transaction.atomic():
         if connection.vendor == "sqlite":
@@ -332,7 +330,7 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
         short_id = _fast_short_id()
         guest_payloads = []
         for i in range(GUEST_TEMPLATES):
-            payload: dict[str, Any] = {revocation.STAMP: stamp}
+            payload: dict[str, Any] = {}
             if i % 3 == 0:
                 payload["cart"] = [rng.randrange(1, 5000) for _ in range(rng.randrange(1, 6))]
             if i % 4 == 1:
@@ -349,7 +347,6 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
                     SESSION_KEY: str(uid),
                     BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
                     HASH_SESSION_KEY: auth_hash,
-                    revocation.STAMP: stamp,
                 }
                 if uid % 3 == 0:
                     payload["cart"] = [uid % 4999 + 1]
@@ -361,7 +358,7 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
         known = [
             "id", "session_key", "handle", "short_id", "user_id", "ip", "user_agent",
             "application", "created", "last_seen", "expiry", "initial_ip",
-            "initial_user_agent",
+            "initial_user_agent", "issued",
         ]  # fmt: skip
         model_fields = {f.attname for f in SessionRecord._meta.concrete_fields}
         record_known = [name for name in known if name in model_fields]
@@ -427,6 +424,7 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
                     "expiry": records.when(expiry),
                     "initial_ip": initial_ip,
                     "initial_user_agent": initial_ua,
+                    "issued": created.timestamp(),
                 }
                 record_rows.append(tuple(values[a] for a in record_known) + extra_values)
                 session_rows.append((key, data, sessions.when(expiry)))

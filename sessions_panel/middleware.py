@@ -10,6 +10,7 @@ interval. A request without a session cookie costs no query at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,16 @@ from django.http import HttpRequest, HttpResponse
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.client import RequestClient
 from sessions_panel.conf import conf
+
+_current: ContextVar[TrackedSessionMixin | None] = ContextVar(
+    "sessions_panel_current_session", default=None
+)
+
+
+def current_session() -> TrackedSessionMixin | None:
+    """The session of the request this code runs in, if any: a user who changes their own
+    password keeps the session they changed it in (``END_SESSIONS_ON_PASSWORD_CHANGE``)."""
+    return _current.get()
 
 
 class SessionsPanelMiddleware:
@@ -32,7 +43,11 @@ class SessionsPanelMiddleware:
         if not isinstance(session, TrackedSessionMixin):
             return self.get_response(request)
         session.client = RequestClient(request)
-        response = self.get_response(request)
+        token = _current.set(session)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
         self._touch(request, session, response)
         return response
 

@@ -16,6 +16,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 
 from sessions_panel import reauth, termination
 from sessions_panel.conf import conf
+from sessions_panel.middleware import current_session
 
 
 def _remember_old_state(
@@ -39,7 +40,10 @@ def _end_after_save(sender: Any, instance: Any, **kwargs: Any) -> None:
     why = getattr(instance, "_sessions_panel_ended", None)
     if why is not None:
         instance._sessions_panel_ended = None
-        termination.kill_user(instance, reason=f"user {why}")
+        # The session this change is made in, if it is the user's own (kill_user keeps
+        # it only then): whoever changes their password stays signed in there.
+        keep = current_session() if why == "password changed" else None
+        termination.kill_user(instance, reason=f"user {why}", keep=keep)
 
 
 def _end_before_delete(sender: Any, instance: Any, **kwargs: Any) -> None:

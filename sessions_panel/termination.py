@@ -276,6 +276,7 @@ def kill_matching(
 
 def kill_session(handle: str, *, actor: Any = None, reason: str = "") -> KillResult:
     """End the session behind a public handle. An unknown handle is "already ended"."""
+    ensure_tracked()
     record = SessionRecord.objects.using(_primary()).filter(handle=str(handle)[:64]).first()
     if record is None:
         return KillResult(scope=AuditEntry.SCOPE_SESSION, requested=1, already_ended=1)

@@ -24,6 +24,13 @@ def write_session(request: HttpRequest) -> HttpResponse:
     return HttpResponse("saved")
 
 
+def clear_session(request: HttpRequest) -> HttpResponse:
+    """Empties the session and starts it again, as a wizard or a cart reset does."""
+    request.session.clear()
+    request.session["probe"] = "restarted"
+    return HttpResponse("cleared")
+
+
 def whoami(request: HttpRequest) -> HttpResponse:
     """Loads the session and the user, as any authenticated page does."""
     return HttpResponse(request.user.get_username() if request.user.is_authenticated else "")
@@ -35,6 +42,7 @@ urlpatterns = [
     path("probe/read/", read_session),
     path("probe/write/", write_session),
     path("probe/whoami/", whoami),
+    path("probe/clear/", clear_session),
     # A view owned by django.contrib.auth, for application resolution.
     path("probe/auth-done/", PasswordChangeDoneView.as_view()),
 ]

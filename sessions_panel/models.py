@@ -63,6 +63,9 @@ class SessionRecord(models.Model):
     issued = models.FloatField(null=True, blank=True, editable=False)
     last_seen = models.DateTimeField(_("last seen"))
     expiry = models.DateTimeField(_("expires"))
+    # When the session's user last proved their password (login or the panel's
+    # re-authentication), by the app host's clock: Kill All asks again after a while.
+    verified = models.FloatField(null=True, blank=True, editable=False)
     # What the session started with (written once): a change means a possible hijack.
     initial_ip = models.GenericIPAddressField(null=True, blank=True, unpack_ipv4=True)
     initial_user_agent = models.CharField(max_length=512, blank=True)

@@ -2,6 +2,10 @@
 
 An admin who logged in (or re-entered their password) within ``REAUTH_WINDOW``
 seconds is not asked again; ``REAUTH_WINDOW = 0`` turns the question off.
+
+When that was is kept on the session's index row (``SessionRecord.verified``), not in
+the session data: the panel adds nothing to what the application sees in
+``request.session``, on the admin's logins or anyone else's.
 """
 
 from __future__ import annotations
@@ -13,20 +17,32 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from sessions_panel.conf import conf
+from sessions_panel.models import SessionRecord
 
-AUTHENTICATED_AT = "_sessions_panel_authenticated_at"
+#: Where versions before 0.2 kept the time, inside the session data (dropped on load).
+LEGACY_KEY = "_sessions_panel_authenticated_at"
 
 
 def mark_authenticated(request: HttpRequest) -> None:
-    request.session[AUTHENTICATED_AT] = time.time()
+    key = request.session.session_key
+    if key is not None:
+        SessionRecord.objects.filter(session_key=key).update(verified=time.time())
+
+
+def verified_at(request: HttpRequest) -> float | None:
+    """When this session's user last proved their password, if the index knows."""
+    key = request.session.session_key
+    if key is None:
+        return None
+    return SessionRecord.objects.filter(session_key=key).values_list("verified", flat=True).first()
 
 
 def needs_password(request: HttpRequest) -> bool:
     window = conf.REAUTH_WINDOW
     if window <= 0:
         return False
-    at = request.session.get(AUTHENTICATED_AT)
-    return not isinstance(at, int | float) or time.time() - at > window
+    at = verified_at(request)
+    return at is None or time.time() - at > window
 
 
 def check_password(request: HttpRequest, password: str) -> bool:

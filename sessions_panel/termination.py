@@ -181,12 +181,15 @@ def _end_one(record: SessionRecord) -> str:
     store = store_class()
     key = record.session_key
     try:
+        # Killed before (a retry after the store failed): ending it again is only the
+        # clean-up, not a second kill in the counts and the audit trail.
+        killed_before = revocation.state(key, None).killed
         revocation.revoke_key(key, record.expiry)
     except Exception:
         logger.exception("could not end session %s", record.short_id)
         return "failed"
     try:
-        existed = store().exists(key)
+        existed = store().exists(key) and not killed_before
         store().delete(key)  # tracked engines also drop the index row
         if store().exists(key):  # a fresh read of the real store
             logger.error("session %s still in the store after delete", record.short_id)
@@ -487,6 +490,36 @@ def _epoch_kill(
         result.killed = result.requested = max(result.requested, count)
     result.short_ids = short_ids
     result.user_ids = list(dict.fromkeys([*result.user_ids, *user_ids]))
+
+
+def refused_rows() -> Any:
+    """Index rows of sessions an epoch already refuses: left by a purge that ran out of
+    time, or that a store outage stopped (Kill All empties the index by itself)."""
+    from django.db.models import CharField, Exists, OuterRef
+    from django.db.models.functions import Cast
+
+    from sessions_panel.models import Revocation
+
+    rows = SessionRecord.objects.using(_primary())
+    everyone = Revocation.objects.using(_primary()).filter(kind=Revocation.ALL).first()
+    user_epoch = Revocation.objects.using(_primary()).filter(
+        kind=Revocation.USER, target=Cast(OuterRef("user_id"), CharField())
+    )
+    refused = Q(user__isnull=False) & (
+        Q(Exists(user_epoch.filter(not_before__gt=OuterRef("issued"))))
+        | Q(issued__isnull=True) & Q(Exists(user_epoch))
+    )
+    if everyone is not None:
+        refused |= Q(issued__lt=everyone.not_before) | Q(issued__isnull=True)
+    return rows.filter(refused)
+
+
+def purge_refused() -> int:
+    """Delete the data and index rows of every session an epoch refuses (no time
+    limit: ``manage.py prune`` runs this, not a request). Returns how many."""
+    ensure_tracked()
+    count, _, _, _ = _purge(refused_rows(), None, None)
+    return count
 
 
 def _owner(session: SessionBase) -> str | None:

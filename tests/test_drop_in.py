@@ -225,3 +225,12 @@ def test_the_password_changer_keeps_their_session_when_others_end(settings, engi
     assert response.status_code == 302
     assert changer.get("/probe/whoami/").content == admin_user.get_username().encode()
     assert other.get("/probe/whoami/").content == b""
+
+
+def test_logging_in_adds_nothing_to_the_session_data(engine, admin_user):
+    """The re-authentication time the panel needs lives on the index row."""
+    client = Client()
+    client.force_login(admin_user)
+    data = dict(client.session.items())
+    assert set(data) == {SESSION_KEY, "_auth_user_backend", "_auth_user_hash"}
+    assert SessionRecord.objects.get(session_key=client.session.session_key).verified

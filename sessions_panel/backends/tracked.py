@@ -35,6 +35,8 @@ logger = logging.getLogger("sessions_panel")
 
 #: Where versions before 0.2 kept the issue time, inside the session data.
 LEGACY_STAMP = "_sessions_panel_stamp"
+#: Keys versions before 0.2 added to the session data; dropped on load.
+LEGACY_KEYS = (LEGACY_STAMP, "_sessions_panel_authenticated_at")
 
 
 class TrackedSessionMixin(_Base):
@@ -54,7 +56,8 @@ class TrackedSessionMixin(_Base):
             known = self._known
         finally:
             self._known = None
-        data.pop(LEGACY_STAMP, None)
+        for legacy in LEGACY_KEYS:
+            data.pop(legacy, None)
         key = self._session_key
         if key is None:
             return data

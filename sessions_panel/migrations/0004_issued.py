@@ -40,6 +40,11 @@ class Migration(migrations.Migration):
             name="issued",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
+        migrations.AddField(
+            model_name="sessionrecord",
+            name="verified",
+            field=models.FloatField(blank=True, editable=False, null=True),
+        ),
         migrations.RunPython(issued_from_created, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name="sessionrecord",

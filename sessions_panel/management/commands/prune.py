@@ -1,5 +1,6 @@
-"""Drop what the panel no longer needs: expired index rows, spent revocation markers,
-and history past its retention (IP history, audit entries)."""
+"""Drop what the panel no longer needs: expired index rows, the stored data of sessions
+a kill already refuses (what a bounded or interrupted purge left), spent revocation
+markers, and history past its retention (IP history, audit entries)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from sessions_panel import records, revocation
+from sessions_panel import records, revocation, termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SeenAddress
 
@@ -17,12 +18,14 @@ from sessions_panel.models import AuditEntry, SeenAddress
 class Command(BaseCommand):
     help = (
         "Remove expired sessions from the panel's index (Django's clearsessions does this "
-        "too with a tracked engine), and IP history and audit entries past their retention."
+        "too with a tracked engine), the data of sessions a kill already refuses, and IP "
+        "history and audit entries past their retention."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         rows = records.prune(now)
+        refused = termination.purge_refused()
         markers = revocation.prune()
         history, _ = SeenAddress.objects.filter(
             last_seen__lt=now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
@@ -34,6 +37,7 @@ class Command(BaseCommand):
             ).delete()
         self.stdout.write(
             f"Pruned {rows:,} expired index rows, "
+            f"{refused:,} sessions ended by a kill, "
             f"{markers:,} revocation markers, "
             f"{history:,} IP history entries and {audit:,} audit entries."
         )

@@ -167,7 +167,7 @@ LIVE_COUNT_KEY = "sessions_panel:live-count"
 LIVE_COUNT_TTL = 5
 
 
-def live_count(now: datetime | None = None) -> int:
+def live_count(now: datetime | None = None, *, using: str | None = None) -> int:
     """The number of live sessions, counted at most every few seconds.
 
     ``count(*)`` over a million live rows reads the whole expiry index (~30 ms); the
@@ -180,7 +180,7 @@ def live_count(now: datetime | None = None) -> int:
         cached = None
     if isinstance(cached, int):
         return cached
-    count = SessionRecord.objects.live(now).count()
+    count = SessionRecord.objects.db_manager(using).live(now).count()
     with contextlib.suppress(Exception):
         cache.set(LIVE_COUNT_KEY, count, LIVE_COUNT_TTL)
     return count

@@ -400,7 +400,7 @@ def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = 
     try:
         # The live count the admin just saw (cached): a COUNT over a million rows
         # would hold the epoch back.
-        result.requested = max(0, records.live_count() - (1 if keep_key else 0))
+        result.requested = max(0, records.live_count(using=_primary()) - (1 if keep_key else 0))
         epoch = revocation.revoke_all(keep_key)
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")

@@ -106,7 +106,20 @@ def clean_user_agent(value: str | bytes | None, max_length: int | None = None) -
 
 
 def default_application(request: HttpRequest, view_func: Any) -> str | None:
-    """Verbose name of the Django app that owns the resolved view."""
+    """The part of the site the request used: the admin for any view an ``AdminSite``
+    serves (the Sessions page included, whichever app's ``ModelAdmin`` it is), else the
+    verbose name of the Django app that owns the view, else the URL namespace, else the
+    project package the view lives in (views outside any installed app).
+
+    Never ``None`` for a resolved view: a row keeps the last name written, so a session
+    made by the login view would otherwise show "Authentication and Authorization"
+    forever once it moves on to the project's own pages.
+    """
+    match = request.resolver_match
+    if match is not None and "admin" in (match.app_names or []):
+        admin_config = apps.get_containing_app_config("django.contrib.admin")
+        if admin_config is not None:
+            return str(admin_config.verbose_name)
     target = getattr(view_func, "view_class", None) or view_func
     module = getattr(target, "__module__", None)
     if not module:
@@ -114,10 +127,9 @@ def default_application(request: HttpRequest, view_func: Any) -> str | None:
     config = apps.get_containing_app_config(module)
     if config is not None:
         return str(config.verbose_name)
-    match = request.resolver_match
     if match is not None and match.app_name:
         return match.app_name.replace("_", " ").title()
-    return None
+    return module.split(".")[0].replace("_", " ").title()
 
 
 def application(request: HttpRequest, view_func: Any) -> str | None:

@@ -1,0 +1,123 @@
+"""The shipped catalogues are complete: every language the README lists has every
+message translated (no fuzzy, no empty entry), compiled, and in step with the sources
+(``makemessages`` would add nothing). New strings therefore land with their
+translations, or CI fails.
+
+Needs GNU gettext (``msgfmt``; Debian's ``gettext``), as ``makemessages`` does.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from django.utils import translation
+
+from sessions_panel.models import SessionRecord
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sessions_panel"
+LOCALE = PACKAGE / "locale"
+LANGUAGES = [
+    "de", "fr", "es", "it", "nl", "pt_BR", "pl", "ru", "uk", "tr", "ja", "zh_Hans", "ar", "he",
+]  # fmt: skip
+
+
+def cannot_run(message: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def msgfmt() -> str:
+    found = shutil.which("msgfmt")
+    if found is None:
+        cannot_run("GNU gettext is not installed (apt-get install gettext)")
+    return found
+
+
+def catalogue(language: str) -> Path:
+    return LOCALE / language / "LC_MESSAGES" / "django.po"
+
+
+def msgids(po: Path) -> set[str]:
+    """The message ids of a .po file (singular ids; the header's empty id left out)."""
+    ids: set[str] = set()
+    current: list[str] | None = None
+    for line in po.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            current = [line[6:]]
+        elif current is not None and line.startswith('"'):
+            current.append(line)
+        else:
+            if current is not None:
+                text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', "".join(current)))
+                if text:
+                    ids.add(text)
+            current = None
+    return ids
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_is_translated_and_none_is_fuzzy(msgfmt, language):
+    po = catalogue(language)
+    assert po.exists(), f"no catalogue for {language}"
+    run = subprocess.run(
+        [msgfmt, "--check", "--statistics", "-o", os.devnull, str(po)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "fuzzy" not in run.stderr and "untranslated" not in run.stderr, run.stderr
+    assert re.match(r"\d+ translated messages?\.", run.stderr.strip()), run.stderr
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_compiled_catalogue_matches_its_source(msgfmt, tmp_path, language):
+    po = catalogue(language)
+    fresh = tmp_path / "django.mo"
+    subprocess.run([msgfmt, "-o", str(fresh), str(po)], check=True)
+    shipped = po.with_suffix(".mo")
+    assert shipped.exists(), f"{language}: run compilemessages"
+    with fresh.open("rb") as new, shipped.open("rb") as old:
+        assert gettext.GNUTranslations(old)._catalog == gettext.GNUTranslations(new)._catalog  # type: ignore[attr-defined]
+
+
+def test_makemessages_would_add_no_string(msgfmt, tmp_path):
+    """Extract the sources' messages afresh into a copy of the package and compare."""
+    if shutil.which("xgettext") is None:
+        cannot_run("GNU gettext's xgettext is not installed")
+    copy = tmp_path / "sessions_panel"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    django_admin = Path(sys.executable).with_name("django-admin")
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run(
+        [str(django_admin), "makemessages", "-l", "de", "--no-obsolete", "--no-location"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env=environment,
+    )
+    extracted = msgids(copy / "locale" / "de" / "LC_MESSAGES" / "django.po")
+    for language in LANGUAGES:
+        missing = extracted - msgids(catalogue(language))
+        assert not missing, f"{language} lacks {sorted(missing)[:5]}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sidebar_and_the_page_title_use_the_same_name(language):
+    """The index and sidebar show the model's plural name; the page's title and
+    breadcrumbs say "Sessions": one word in every language."""
+    with translation.override(language):
+        title = translation.gettext("Sessions")
+        plural = str(SessionRecord._meta.verbose_name_plural)
+    assert title != "Sessions" or language == "en"
+    assert title.casefold() == plural.casefold()

@@ -19,3 +19,4 @@ class SessionsPanelConfig(AppConfig):
         register(Tags.security)(checks.check_settings)
         register(Tags.compatibility)(checks.check_engine)
         register(Tags.compatibility)(checks.check_middleware)
+        register(Tags.admin, Tags.urls)(checks.check_admin_sites)

@@ -2,17 +2,21 @@
 
 E001 engine not tracked · E002 signed-cookie sessions · E003 middleware missing ·
 E004 middleware misordered · E005 django-htmx middleware missing ·
-E006 unknown ``SESSIONS_PANEL`` key · E007 invalid ``SESSIONS_PANEL`` value.
+E006 unknown ``SESSIONS_PANEL`` key · E007 invalid ``SESSIONS_PANEL`` value ·
+W001 an admin site lists users but not the Sessions page.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
+from django.contrib.admin.sites import AdminSite, all_sites
+from django.core.checks import CheckMessage, Error, Warning
+from django.urls import URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from sessions_panel.conf import DEFAULTS
@@ -22,6 +26,11 @@ SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 HTMX_MIDDLEWARE = "django_htmx.middleware.HtmxMiddleware"
 SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
+#: How W001 names a model missing from a site.
+PANEL_PARTS = {
+    "sessions_panel.SessionRecord": "the Sessions page",
+    "sessions_panel.AuditEntry": "the sessions audit trail",
+}
 
 
 def check_engine(**kwargs: Any) -> list[CheckMessage]:
@@ -152,3 +161,75 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return errors
+
+
+def _served_admin_sites(resolver: URLResolver, prefix: str = "") -> Iterator[tuple[AdminSite, str]]:
+    """Every ``AdminSite`` the URLconf serves, with the route it is served under.
+
+    A site's ``urls`` is an include with the application namespace ``admin``; its
+    ``index`` view carries the site itself (``admin_site``, set by Django's own
+    ``AdminSite.get_urls``). A site whose ``get_urls`` drops that attribute is matched
+    by its instance namespace among every site built (``all_sites``).
+    """
+    for pattern in resolver.url_patterns:
+        if not isinstance(pattern, URLResolver):
+            continue
+        route = prefix + str(pattern.pattern).removeprefix("^")
+        if pattern.app_name == "admin":
+            site = _site_of(pattern)
+            if site is not None:
+                yield site, route
+                continue
+        yield from _served_admin_sites(pattern, route)
+
+
+def _site_of(resolver: URLResolver) -> AdminSite | None:
+    for pattern in resolver.url_patterns:
+        site = getattr(getattr(pattern, "callback", None), "admin_site", None)
+        if isinstance(site, AdminSite):
+            return site
+    named = [site for site in list(all_sites) if site.name == resolver.namespace]
+    return named[0] if len(named) == 1 else None
+
+
+def check_admin_sites(**kwargs: Any) -> list[CheckMessage]:
+    """W001: a served admin site that lists users but not the Sessions page.
+
+    Such a site is where staff manage accounts; its admins would look there for the
+    sessions, and the page lives on a site only once :func:`sessions_panel.sites.register`
+    put it there (the default site gets it through autodiscovery, extra sites do not).
+    """
+    from sessions_panel.sites import missing_from
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
+    except (LookupError, ValueError):
+        return []  # Django's auth checks report a bad AUTH_USER_MODEL
+    warnings: list[CheckMessage] = []
+    seen: set[int] = set()
+    for site, route in _served_admin_sites(get_resolver()):
+        if id(site) in seen or not site.is_registered(user_model):
+            continue
+        seen.add(id(site))
+        missing = missing_from(site)
+        if not missing:
+            continue
+        what = " or ".join(
+            PANEL_PARTS.get(model._meta.label, model._meta.label) for model in missing
+        )
+        warnings.append(
+            Warning(
+                f"The admin site {site.name!r} (served at /{route}) lists users but not {what}.",
+                hint=(
+                    "Add the Sessions page and the audit trail where the site is defined: "
+                    "from sessions_panel.sites import register; register(<the site>). "
+                    "If the site is meant to go without them, silence this check: "
+                    "SILENCED_SYSTEM_CHECKS = ['sessions_panel.W001']."
+                ),
+                obj=site,
+                id="sessions_panel.W001",
+            )
+        )
+    return warnings

@@ -4,8 +4,9 @@ One ``WHERE a OR b OR c`` over different columns, with ``ORDER BY last_seen LIMI
 makes the planner walk the whole last-seen index when little matches (3 s for no match
 at 1,000,000 rows). So each way of matching is its own indexed *branch*:
 
-- users first (username, email, names: a trigram index), then their sessions by
-  ``user_id`` (:mod:`sessions_panel.usermatch`);
+- users first (the login field, email, names: a trigram index; every word of the text
+  in one of them, so a full name finds its user), then their sessions by ``user_id``
+  (:mod:`sessions_panel.usermatch`);
 - the IP as a prefix: a range on the text column (SQLite), or inet ranges
   (PostgreSQL), never ``LIKE`` (but to walk, below);
 - the short session ID as a prefix (a range on its index);

@@ -10,7 +10,9 @@ thousands). A trigram index answers the same question from the index alone:
 - PostgreSQL: a ``pg_trgm`` GIN index, which serves ``LIKE '%x%'``. ``CREATE EXTENSION``
   may need privileges the site's role lacks: then there is no index.
 
-Either serves only text of at least three characters (:func:`serves`). Where there is
+Either serves only text of at least three characters (:func:`serves`); several such
+words ("alice martin") are looked up together, each a substring (FTS5 phrases side by
+side, or one ``LIKE`` each). Where there is
 no index (another database, no FTS5 or ``pg_trgm``: :func:`usable`), the search scans
 the user table as before (:mod:`sessions_panel.usermatch`): slower, never wrong.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import DatabaseError, connections, models, router, transaction
@@ -156,32 +159,44 @@ def _phrase(needle: str) -> str:
     return '"' + needle.replace('"', '""') + '"'
 
 
+def _terms(needle: str | Sequence[str]) -> list[str]:
+    return [needle] if isinstance(needle, str) else list(needle)
+
+
+def _match(needle: str | Sequence[str]) -> str:
+    """An FTS5 query: each term a phrase; phrases side by side must all match (AND)."""
+    return " ".join(_phrase(term) for term in _terms(needle))
+
+
 def _fts_rowids(alias: str, limit: int | None) -> str:
     fts = connections[alias].ops.quote_name(FTS_TABLE)
     # LIMIT inside: an IN (subquery) is computed in full before the outer LIMIT applies.
     return f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s" + (" LIMIT %s" if limit else "")
 
 
-def user_ids(needle: str, limit: int | None = None) -> models.QuerySet[Any]:
-    """Primary keys of the users whose search text contains ``needle`` (lower-cased),
-    at most ``limit`` of them. Only where :func:`usable` and :func:`serves` say so."""
+def user_ids(needle: str | Sequence[str], limit: int | None = None) -> models.QuerySet[Any]:
+    """Primary keys of the users whose search text contains ``needle`` (lower-cased;
+    several terms: each of them), at most ``limit`` of them. Only where :func:`usable`
+    and :func:`serves` (every term) say so."""
     alias = router.db_for_read(UserSearchText)
     texts = UserSearchText.objects.using(alias)
     if connections[alias].vendor == "sqlite":
-        params: list[Any] = [_phrase(needle)] + ([limit] if limit else [])
+        params: list[Any] = [_match(needle)] + ([limit] if limit else [])
         texts = texts.filter(pk__in=RawSQL(_fts_rowids(alias, limit), params))
         return texts.values_list("user_id", flat=True)
-    found = texts.filter(text__contains=needle).values_list("user_id", flat=True)  # escapes
+    for term in _terms(needle):
+        texts = texts.filter(text__contains=term)  # escapes %, _ and \
+    found = texts.values_list("user_id", flat=True)
     return found[:limit] if limit else found
 
 
-def count(needle: str, bound: int) -> int:
+def count(needle: str | Sequence[str], bound: int) -> int:
     """How many users :func:`user_ids` finds, counted up to ``bound`` (index only)."""
     alias = router.db_for_read(UserSearchText)
     if connections[alias].vendor == "sqlite":
         with connections[alias].cursor() as cursor:
             sql = _fts_rowids(alias, bound)
-            cursor.execute(f"SELECT COUNT(*) FROM ({sql})", [_phrase(needle), bound])
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql})", [_match(needle), bound])
             row = cursor.fetchone()
         return int(row[0]) if row else 0
     return int(user_ids(needle, bound).count())

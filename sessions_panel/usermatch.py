@@ -1,10 +1,17 @@
 """The user branch of a search: which users match the text, and two ways to reach
 their sessions (which one a query uses is :mod:`sessions_panel.search`'s choice).
 
+What matches: every word of the text (split at whitespace) is in one of the user's
+searched fields (:func:`sessions_panel.usertext.search_fields`: the ``USERNAME_FIELD``,
+the email, first and last name, those the model has), as the admin's own
+``search_fields`` work. So a full name, "alice martin", finds Alice Martin although
+first and last name are kept apart; a single word is a plain substring of one field.
+
 Where the users are found:
 
-- the trigram index (:mod:`sessions_panel.trigram`) for text of three characters or
-  more; shorter text scans the panel's one-column copy (:mod:`sessions_panel.usertext`),
+- the trigram index (:mod:`sessions_panel.trigram`) for words of three characters or
+  more (shorter words of the same text are tested on the rows it finds); shorter text
+  scans the panel's one-column copy (:mod:`sessions_panel.usertext`),
   a third of the cost of four ``LIKE`` on the user table;
 - the user table itself when there is no index (another database, no FTS5 or
   ``pg_trgm``) or the copy has lost step with the user table (users bulk-created or
@@ -33,10 +40,11 @@ from sessions_panel.models import UserSearchText
 
 
 class _Source:
-    """One way to find the users whose text contains ``needle`` (lower-cased)."""
+    """One way to find the users whose text contains every one of ``words``
+    (lower-cased, no whitespace)."""
 
-    def __init__(self, needle: str) -> None:
-        self.needle = needle
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
 
     def ids(self, limit: int | None = None) -> models.QuerySet[Any]:
         raise NotImplementedError
@@ -49,38 +57,62 @@ class _Source:
         raise NotImplementedError
 
 
+def _containing(words: list[str]) -> Q:
+    condition = Q()
+    for word in words:
+        condition &= Q(text__contains=word)  # escapes %, _ and \
+    return condition
+
+
 class _Copy(_Source):
     """The panel's one-column copy, scanned: text too short for trigrams."""
 
     def ids(self, limit: int | None = None) -> models.QuerySet[Any]:
-        found = UserSearchText.objects.filter(text__contains=self.needle)  # escapes %, _, \
+        found = UserSearchText.objects.filter(_containing(self.words))
         ids = found.values_list("user_id", flat=True)
         return ids[:limit] if limit else ids
 
     def test(self) -> Exists:
         return Exists(
-            UserSearchText.objects.filter(user_id=OuterRef("user_id"), text__contains=self.needle)
+            UserSearchText.objects.filter(_containing(self.words), user_id=OuterRef("user_id"))
         )
 
 
 class _Index(_Copy):
-    """The copy, through its trigram index."""
+    """The copy, through its trigram index: the words it can serve (three characters or
+    more) there, any shorter ones checked on the rows it finds."""
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__(words)
+        self.indexed = [word for word in words if trigram.serves(word)]
+        self.rest = [word for word in words if not trigram.serves(word)]
 
     def ids(self, limit: int | None = None) -> models.QuerySet[Any]:
-        return trigram.user_ids(self.needle, limit)
+        if not self.rest:
+            return trigram.user_ids(self.indexed, limit)
+        # The limit after the short words' test: inside the index lookup it would cut
+        # rows that test then drops.
+        ids = trigram.user_ids(self.indexed).filter(_containing(self.rest))
+        return ids[:limit] if limit else ids
 
     def count(self, bound: int) -> int:
-        return trigram.count(self.needle, bound)
+        if not self.rest:
+            return trigram.count(self.indexed, bound)
+        return super().count(bound)
 
 
 class _UserTable(_Source):
-    """No index: ``icontains`` on each searched field of the user table."""
+    """No index: ``icontains`` on the searched fields of the user table, every word in
+    one field or another (as the admin's own ``search_fields`` do)."""
 
-    def __init__(self, needle: str, q: str, fields: list[str]) -> None:
-        super().__init__(needle)
+    def __init__(self, words: list[str], fields: list[str]) -> None:
+        super().__init__(words)
         condition = Q()
-        for name in fields:
-            condition |= Q(**{f"{name}__icontains": q})  # escapes %, _ and \
+        for word in words:
+            in_any = Q()
+            for name in fields:
+                in_any |= Q(**{f"{name}__icontains": word})  # escapes %, _ and \
+            condition &= in_any
         self.users = get_user_model()._default_manager.filter(condition)
 
     def ids(self, limit: int | None = None) -> models.QuerySet[Any]:
@@ -91,15 +123,24 @@ class _UserTable(_Source):
         return Exists(self.users.filter(pk=OuterRef("user_id")))
 
 
+def words(q: str) -> list[str]:
+    """The words of a search text, lower-cased: a user matches when each is in one of
+    their searched fields, so "alice martin" finds Alice Martin (first and last name are
+    two fields). A word inside another one ("ali" in "alice") says nothing more."""
+    found = list(dict.fromkeys(usertext.normalize(q).split()))
+    return [w for w in found if not any(w != other and w in other for other in found)]
+
+
 def _source(q: str) -> _Source | None:
-    needle = usertext.normalize(q)
+    found = words(q)
+    if not found:
+        return None
     if trigram.usable() and usertext.in_step():
-        if trigram.serves(needle):
-            return _Index(needle)
-        if usertext.SEPARATOR not in needle:
-            return _Copy(needle)
+        if any(trigram.serves(word) for word in found):
+            return _Index(found)
+        return _Copy(found)
     fields = usertext.search_fields()
-    return _UserTable(needle, q, fields) if fields else None
+    return _UserTable(found, fields) if fields else None
 
 
 def user_count() -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -199,27 +200,42 @@ def _context(
 
 
 def _user_admin_url(model_admin: ModelAdmin[Any], user: Any) -> str:
-    """The user's change page on the same admin site, if it has one there."""
+    """The user's change page on the same admin site, if it has one there.
+
+    Any user model: the URL is named after its app and model (``accounts_user_change``),
+    and the key is quoted as the admin quotes it (a text key may hold "/" or "_").
+    """
     if user is None:
         return ""
     site = model_admin.admin_site.name
     opts = user._meta
     try:
         return reverse(
-            f"{site}:{opts.app_label}_{opts.model_name}_change", args=[user.pk], current_app=site
+            f"{site}:{opts.app_label}_{opts.model_name}_change",
+            args=[quote(user.pk)],
+            current_app=site,
         )
     except NoReverseMatch:
         return ""
 
 
 def audit_url(request: HttpRequest, model_admin: ModelAdmin[Any]) -> str:
-    """The audit trail's list on the same admin site, if the admin may see it there."""
-    opts = AuditEntry._meta
-    if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+    """The audit trail's list on the same admin site, if the admin may see it there.
+
+    Asked of the audit trail's ``ModelAdmin`` on that site, not of the user's model
+    permission alone: a site (or its subclass of the admin) may narrow who sees what,
+    and a link to a page that answers 403 is no link.
+    """
+    site = model_admin.admin_site
+    if not site.is_registered(AuditEntry):
         return ""
-    site = model_admin.admin_site.name
+    if not site.get_model_admin(AuditEntry).has_view_permission(request):
+        return ""
+    opts = AuditEntry._meta
     try:
-        return reverse(f"{site}:{opts.app_label}_{opts.model_name}_changelist", current_app=site)
+        return reverse(
+            f"{site.name}:{opts.app_label}_{opts.model_name}_changelist", current_app=site.name
+        )
     except NoReverseMatch:
         return ""
 

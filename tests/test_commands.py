@@ -18,7 +18,7 @@ from django.contrib.sessions.backends import file as django_file
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from sessions_panel import records, revocation
@@ -233,8 +233,11 @@ def test_clearsessions_also_prunes_the_index(
 
 
 def seed(credentials: Any) -> str:
+    """As ``make run`` seeds: with DEBUG on (pytest-django turns it off; seed_demo
+    refuses to run without it unless forced)."""
     out = StringIO()
-    call_command("seed_demo", credentials_file=str(credentials), stdout=out)
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", credentials_file=str(credentials), stdout=out)
     return out.getvalue()
 
 

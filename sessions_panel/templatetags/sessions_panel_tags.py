@@ -5,52 +5,34 @@
 
 ``{% sessions_panel_user_sessions original %}`` renders that user's live-session count
 and a link to the Sessions page filtered to them (where their sessions can be ended).
-The panel ships it in ``admin/auth/user/change_form.html``; a project with a custom
-user model adds the same tag to its own user change form.
+The panel ships it in ``admin/auth/user/change_form.html`` (the stock ``UserAdmin``); a
+custom user model needs the tag in its own ``admin/<app_label>/<model_name>/change_form.html``
+(block ``after_field_sets``) or :class:`sessions_panel.useradmin.UserSessionsMixin` on
+its ``ModelAdmin`` (see :mod:`sessions_panel.useradmin`).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django import template
-from django.conf import settings
-from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
-from sessions_panel import row_markup
-from sessions_panel.models import SessionRecord
+from sessions_panel import row_markup, useradmin
 
 register = template.Library()
 
 
 @register.inclusion_tag("sessions_panel/includes/user_sessions.html", takes_context=True)
 def sessions_panel_user_sessions(context: template.Context, user: Any) -> dict[str, Any]:
-    """Nothing unless ``user`` is an account and the viewer may see sessions (one query)."""
+    """Nothing unless ``user`` is an account and the viewer may see sessions (one query),
+    or when :class:`~sessions_panel.useradmin.UserSessionsMixin` showed it already."""
+    if context.get(useradmin.SHOWN):
+        return {"show": False}
     request = context.get("request")
-    viewer = getattr(request, "user", None)
-    opts = SessionRecord._meta
-    if (
-        user is None
-        or getattr(user, "pk", None) is None
-        or user._meta.label_lower != settings.AUTH_USER_MODEL.lower()
-        or viewer is None
-        or not viewer.has_perm(f"{opts.app_label}.view_{opts.model_name}")
-    ):
+    section = useradmin.user_sessions(request, user, getattr(request, "current_app", None))
+    if section is None:
         return {"show": False}
-    site = getattr(request, "current_app", None) or "admin"
-    try:
-        url = reverse(f"{site}:{opts.app_label}_{opts.model_name}_changelist", current_app=site)
-    except NoReverseMatch:
-        return {"show": False}
-    live = SessionRecord.objects.filter(expiry__gt=timezone.now(), user_id=user.pk).count()
-    return {
-        "show": True,
-        "url": f"{url}?{urlencode({'user': user.pk})}",
-        "count": live,
-        "can_kill": viewer.has_perm(f"{opts.app_label}.delete_{opts.model_name}"),
-    }
+    return {"show": True, "url": section.url, "count": section.count, "can_kill": section.can_kill}
 
 
 @register.simple_tag(takes_context=True)

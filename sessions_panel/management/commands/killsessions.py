@@ -6,9 +6,46 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
-from sessions_panel import termination
+from sessions_panel import listing, termination
 from sessions_panel.progress import Progress
+
+
+def find_user(value: str) -> Any:
+    """The user ``value`` names: their ``USERNAME_FIELD`` value (a username, an email:
+    whatever the model logs in with), else their primary key (an integer, a UUID).
+
+    A value that is one user's login and another user's key is refused: a command that
+    ends sessions must not guess whose.
+    """
+    model = get_user_model()
+    manager = model._default_manager
+    by_login = None
+    if hasattr(manager, "get_by_natural_key"):
+        try:
+            by_login = manager.get_by_natural_key(value)
+        except model.DoesNotExist:
+            by_login = None
+    else:
+        by_login = manager.filter(**{model.USERNAME_FIELD: value}).first()
+    pk, invalid = listing.parse_user_id(value)
+    by_pk = manager.filter(pk=pk).first() if pk and not invalid else None
+    if by_login is not None and by_pk is not None and by_login.pk != by_pk.pk:
+        raise CommandError(
+            _(
+                "%(value)r is the %(field)s of one user and the ID of another; "
+                "nothing was ended. Give the other user's %(field)s instead."
+            )
+            % {"value": value, "field": model.USERNAME_FIELD}
+        )
+    found = by_login if by_login is not None else by_pk
+    if found is None:
+        raise CommandError(
+            _("No user named %(value)r. --user takes a user's %(field)s or ID.")
+            % {"value": value, "field": model.USERNAME_FIELD}
+        )
+    return found
 
 
 class Command(BaseCommand):
@@ -19,7 +56,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--user", metavar="NAME", help="End every session of this user.")
+        target.add_argument(
+            "--user",
+            metavar="USER",
+            help=_("End every session of this user (their %(field)s, or their ID).")
+            % {"field": get_user_model().USERNAME_FIELD},
+        )
         target.add_argument("--ip", metavar="ADDR", help="End every session from this IP.")
         target.add_argument("--all", action="store_true", help="End every session.")
         parser.add_argument(
@@ -39,13 +81,7 @@ class Command(BaseCommand):
         reason: str,
         **options: Any,
     ) -> None:
-        target_user = None
-        if user is not None:
-            model = get_user_model()
-            try:
-                target_user = model._default_manager.get_by_natural_key(user)
-            except model.DoesNotExist:
-                raise CommandError(f"No user named {user!r}.") from None
+        target_user = find_user(user) if user is not None else None
         criteria: dict[str, Any] = {
             "user": target_user,
             "ip": ip,
@@ -57,7 +93,13 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         assert isinstance(plan, termination.Preview)
-        scope = f"user {user}" if user else f"IP {ip}" if ip else "all sessions"
+        scope = (
+            f"user {target_user.get_username()}"
+            if target_user is not None
+            else f"IP {ip}"
+            if ip
+            else "all sessions"
+        )
         if except_staff:
             scope += " except staff"
         self.stdout.write(

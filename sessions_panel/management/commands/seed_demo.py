@@ -3,6 +3,14 @@
 Every session is created the way a request would create it (the configured tracked
 engine saves it, which indexes it), so the demo exercises the same code as production.
 Running it again replaces the previous demo sessions instead of piling up more.
+
+The command ships with the app, so it may be run on any site: it refuses to when
+``DEBUG`` is off unless ``--force`` is given (it makes a superuser, and on a real site
+a stray run would add accounts and an admin login). Users are made through the user
+model's own manager (``create_user``/``create_superuser``, as ``createsuperuser`` does),
+by its ``USERNAME_FIELD`` and ``REQUIRED_FIELDS``: an email login gets
+``alice@example.com``, a model without names gets none. A required field it cannot fill
+stops it before anything is written, with the field's name.
 """
 
 from __future__ import annotations
@@ -22,9 +30,12 @@ from django.contrib.auth import (
     SESSION_KEY,
     get_user_model,
 )
+from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.client import ClientInfo
@@ -67,11 +78,103 @@ def _demo_ip(rng: random.Random, v6: bool) -> str:
     return str(network[rng.randrange(1, 255)])
 
 
+def _field(model: Any, name: str) -> models.Field[Any, Any] | None:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) else None
+
+
+def _is_email(model: Any, name: str) -> bool:
+    return isinstance(_field(model, name), models.EmailField) or name == "email"
+
+
+class DemoAccounts:
+    """How demo accounts are made on the installed user model, whatever it is.
+
+    Values are given by field name; a field the model lacks (``first_name`` on an
+    email-only model) is left out. Each ``REQUIRED_FIELDS`` entry must be fillable: an
+    email, a name, or another text field (it gets the person's full name).
+    """
+
+    def __init__(self) -> None:
+        self.model = get_user_model()
+        self.manager = self.model._default_manager
+        self.login_field = self.model.USERNAME_FIELD
+        self.email_field = self.model.get_email_field_name()
+        self.login_is_email = _is_email(self.model, self.login_field)
+        for method in ("create_user", "create_superuser"):
+            if not callable(getattr(self.manager, method, None)):
+                raise CommandError(
+                    gettext(
+                        "The user model's default manager has no %(method)s(), which "
+                        "seed_demo makes accounts with; nothing was changed."
+                    )
+                    % {"method": method}
+                )
+        unfillable = [
+            name
+            for name in self.model.REQUIRED_FIELDS
+            if name not in (self.email_field, "first_name", "last_name")
+            and not isinstance(_field(self.model, name), models.CharField | models.TextField)
+        ]
+        if unfillable:
+            raise CommandError(
+                gettext(
+                    "The user model requires %(fields)s, which seed_demo cannot make up; "
+                    "nothing was changed. Create demo users yourself."
+                )
+                % {"fields": ", ".join(unfillable)}
+            )
+
+    def login(self, name: str) -> str:
+        """The value a demo person logs in with: ``alice``, or ``alice@example.com``."""
+        return f"{name}@example.com" if self.login_is_email and "@" not in name else name
+
+    def values(self, name: str, first: str, last: str) -> dict[str, Any]:
+        """Every field the model has among login, email, names and required fields."""
+        wanted: dict[str, Any] = {
+            self.email_field: f"{name.partition('@')[0]}@example.com",
+            "first_name": first,
+            "last_name": last,
+        }
+        values = {key: value for key, value in wanted.items() if _field(self.model, key)}
+        for required in self.model.REQUIRED_FIELDS:
+            if required not in values:
+                field = _field(self.model, required)
+                limit = getattr(field, "max_length", None) or 150
+                values[required] = f"{first} {last}".strip()[:limit] or name
+        values[self.login_field] = self.login(name)
+        return values
+
+    def get(self, name: str) -> Any:
+        return self.manager.filter(**{self.login_field: self.login(name)}).first()
+
+    def create(self, name: str, first: str, last: str, password: str | None) -> Any:
+        """A person through ``create_user``; with no password, one nobody can use."""
+        user = self.manager.create_user(**self.values(name, first, last), password=password)
+        if password is None:
+            user.set_unusable_password()
+            user.save()
+        return user
+
+    def create_superuser(self, name: str, password: str) -> Any:
+        return self.manager.create_superuser(**self.values(name, "", ""), password=password)
+
+
 class Command(BaseCommand):
-    help = "Create demo users and live sessions (through the real engine) plus an admin login."
+    help = (
+        "Create demo users and live sessions (through the real engine) plus an admin login. "
+        "Runs only with DEBUG on, unless --force."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--username",
+            default="admin",
+            help="The demo admin's login (with an email login: admin@example.com).",
+        )
         parser.add_argument(
             "--credentials-file",
             default=str(Path(settings.BASE_DIR) / ".demo-credentials")
@@ -80,6 +183,11 @@ class Command(BaseCommand):
             help="Where the generated admin password is kept between runs.",
         )
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run although DEBUG is off (it creates a superuser and demo accounts).",
+        )
 
     def handle(
         self,
@@ -87,56 +195,60 @@ class Command(BaseCommand):
         username: str,
         credentials_file: str,
         seed: int,
+        force: bool = False,
         **options: Any,
     ) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                gettext(
+                    "seed_demo runs only with DEBUG on: it creates a superuser with a "
+                    "printed password, demo users and sessions. Nothing was changed. "
+                    "To seed this site anyway, run it with --force."
+                )
+            )
         store = import_module(settings.SESSION_ENGINE).SessionStore
         if not issubclass(store, TrackedSessionMixin):
             raise CommandError(
                 "SESSION_ENGINE must be a tracked engine (sessions_panel.backends.*)."
             )
+        accounts = DemoAccounts()
         rng = random.Random(seed)
-        password = self._admin(username, Path(credentials_file))
-        users = self._users()
+        login = accounts.login(username)
+        with transaction.atomic():
+            password = self._admin(accounts, username, Path(credentials_file))
+            users = self._users(accounts)
         self._clear_previous(store, users)
         count = self._sessions(store, users, rng)
         self.stdout.write(
             self.style.SUCCESS(f"Seeded {count} demo sessions for {len(users)} users.")
         )
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS("  Admin login:  " + username + " / " + password))
+        self.stdout.write(self.style.SUCCESS("  Admin login:  " + login + " / " + password))
         self.stdout.write("")
 
-    def _admin(self, username: str, credentials: Path) -> str:
-        User = get_user_model()
+    def _admin(self, accounts: DemoAccounts, username: str, credentials: Path) -> str:
         password = credentials.read_text().strip() if credentials.exists() else ""
-        admin = User.objects.filter(username=username).first()
+        admin = accounts.get(username)
         if admin is None or not password or not admin.check_password(password):
             password = password or secrets.token_urlsafe(9)
             if admin is None:
-                admin = User.objects.create_superuser(username, f"{username}@example.com", password)
+                admin = accounts.create_superuser(username, password)
             else:
                 admin.set_password(password)
-                admin.is_staff = admin.is_superuser = admin.is_active = True
+                for flag in ("is_staff", "is_superuser", "is_active"):
+                    if _field(accounts.model, flag) is not None:
+                        setattr(admin, flag, True)
                 admin.save()
             credentials.write_text(password + "\n")
             credentials.chmod(0o600)
         return password
 
-    def _users(self) -> list[Any]:
-        User = get_user_model()
+    def _users(self, accounts: DemoAccounts) -> list[Any]:
         users = []
-        for username, first, last in PEOPLE:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": f"{username}@example.com",
-                },
-            )
-            if created:
-                user.set_unusable_password()
-                user.save()
+        for name, first, last in PEOPLE:
+            user = accounts.get(name)
+            if user is None:
+                user = accounts.create(name, first, last, password=None)
             users.append(user)
         return users
 

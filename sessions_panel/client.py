@@ -129,7 +129,7 @@ def default_application(request: HttpRequest, view_func: Any) -> str | None:
         return str(config.verbose_name)
     if match is not None and match.app_name:
         return match.app_name.replace("_", " ").title()
-    return module.split(".")[0].replace("_", " ").title()
+    return str(module).split(".")[0].replace("_", " ").title()
 
 
 def application(request: HttpRequest, view_func: Any) -> str | None:

@@ -30,6 +30,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sessions_panel import cursor, flags, privacy, records, search
 from sessions_panel.flags import Flag
@@ -112,9 +113,11 @@ class ListState:
             error = _("The search text contains a character that is not allowed.")
             raw = raw.replace("\x00", "")
         if len(raw) > MAX_QUERY_LENGTH:
-            notice = _("The search text was shortened to %(count)d characters.") % {
-                "count": MAX_QUERY_LENGTH
-            }
+            notice = ngettext(
+                "The search text was shortened to %(count)d character.",
+                "The search text was shortened to %(count)d characters.",
+                MAX_QUERY_LENGTH,
+            ) % {"count": MAX_QUERY_LENGTH}
             raw = raw[:MAX_QUERY_LENGTH]
         status = str(params.get("status") or STATUS_ALL)
         sort = str(params.get("sort") or SORT_LAST_SEEN)

@@ -38,6 +38,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -63,6 +64,13 @@ class UserSessions:
     count: int
     #: The viewer may end sessions there (the link says so).
     can_kill: bool
+
+
+def section_title() -> str:
+    """The section's heading: the Sessions page's own name, as the sidebar shows it."""
+    from sessions_panel.models import SessionRecord
+
+    return capfirst(str(SessionRecord._meta.verbose_name_plural))
 
 
 def user_sessions(request: HttpRequest | None, user: Any, site: str | None) -> UserSessions | None:
@@ -148,7 +156,7 @@ class UserSessionsMixin(_Base):
                 field: Any = _Field(render(section))
                 adminform.fieldsets = [
                     *adminform.fieldsets,
-                    (_("Sessions"), {"fields": [field], "classes": ["sp-user-sessions"]}),
+                    (section_title(), {"fields": [field], "classes": ["sp-user-sessions"]}),
                 ]
                 adminform.readonly_fields = [*adminform.readonly_fields, field]
             context[SHOWN] = True

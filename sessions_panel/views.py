@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -133,11 +134,15 @@ def preview_text(preview: termination.Preview) -> str:
         return _("This ends more than %(count)s sessions.") % {
             "count": number_format(preview.sessions, force_grouping=True)
         }
-    sessions = ngettext("%(count)d session", "%(count)d sessions", preview.sessions) % {
-        "count": preview.sessions
-    }
-    users = ngettext("%(count)d user", "%(count)d users", preview.users) % {"count": preview.users}
-    text = _("This ends %(sessions)s of %(users)s.") % {"sessions": sessions, "users": users}
+    # Whole sentences, each with its own plural: a sentence glued from "N sessions" and
+    # "M users" cannot take the case or agreement other languages need.
+    text = ngettext(
+        "This ends %(count)d session.", "This ends %(count)d sessions.", preview.sessions
+    ) % {"count": preview.sessions}
+    if preview.users:
+        text += " " + ngettext(
+            "They belong to %(count)d user.", "They belong to %(count)d users.", preview.users
+        ) % {"count": preview.users}
     if preview.guests:
         text += " " + ngettext(
             "%(count)d of them is a guest session.",
@@ -294,7 +299,10 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
         return replace_url(response, _list_url(model_admin, state))
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": _("Sessions"),
+        # The model's plural name, as the index and the sidebar show it: one word for
+        # the page in every language (a "Sessions" of our own would lose to
+        # django.contrib.sessions' translation of the same message).
+        "title": capfirst(SessionRecord._meta.verbose_name_plural),
         "subtitle": _("Active user connections across all apps"),
         "audit_url": audit_url(request, model_admin),
         **_context(request, model_admin, state),

@@ -72,7 +72,7 @@ def test_search_shows_kill_n_matching_and_the_dialog_previews_sessions_and_users
         html
     )
     assert (
-        "<p>This ends 5 sessions of 2 users. 2 of them are guest sessions.</p>\n"
+        "<p>This ends 5 sessions. They belong to 2 users. 2 of them are guest sessions.</p>\n"
         '<input type="hidden" name="expected" value="5">'
     ) in html
     assert f'action="{action_url("kill_matching")}?q=shop"' in html
@@ -82,7 +82,7 @@ def test_live_search_updates_the_button_and_the_preview_out_of_band(admin_client
     html = body(admin_client.get(page_url(), {"q": "shop", "status": "authenticated"}, **HTMX))
     assert ">Kill 3 matching</a>" in html
     assert (
-        '<div id="sp-kill-matching-summary" hx-swap-oob="true"><p>This ends 3 sessions of 2 users.</p>'
+        '<div id="sp-kill-matching-summary" hx-swap-oob="true"><p>This ends 3 sessions. They belong to 2 users.</p>'
         in (html)
     )
 
@@ -91,7 +91,7 @@ def test_the_preview_leaves_out_the_admins_own_session(admin_client, shop):
     html = body(admin_client.get(page_url(), {"status": "authenticated"}))
     assert len(handles_in(html)) == 5  # alice ×2, bob, carol, and the admin's own
     assert ">Kill 4 matching</a>" in html
-    assert "This ends 4 sessions of 3 users." in html
+    assert "This ends 4 sessions. They belong to 3 users." in html
 
 
 def test_viewer_gets_no_kill_matching(django_user_model, shop):
@@ -108,7 +108,7 @@ def test_kill_matching_ends_exactly_what_the_preview_counted(engine, admin_user,
     admin = logged_in(admin_user)
     short_ids = {record_of(session).short_id for session in shop["shop"]}
     html = body(admin.get(page_url(), {"q": "shop"}))
-    assert "This ends 5 sessions of 2 users." in html
+    assert "This ends 5 sessions. They belong to 2 users." in html
     response = admin.post(
         action_url("kill_matching") + "?q=shop", {"expected": "5", "reason": "card testing"}
     )
@@ -155,7 +155,7 @@ def test_the_set_is_recomputed_on_the_server_from_the_posted_state(admin_client,
 def test_sessions_that_appear_after_the_preview_end_too_and_the_message_says_so(
     admin_client, shop, make_session
 ):
-    assert "This ends 2 sessions of 0 users." in body(
+    assert "This ends 2 sessions." in body(
         admin_client.get(page_url(), {"q": "shop", "status": "guest"})
     )
     make_session(application="Shop")  # arrives while the dialog is open
@@ -268,7 +268,7 @@ def test_a_preview_at_its_cap_is_exact(admin_client, shop, monkeypatch):
     monkeypatch.setattr(termination, "PREVIEW_CAP", 5)
     html = body(admin_client.get(page_url(), {"q": "shop"}))
     assert ">Kill 5 matching</a>" in html
-    assert "<p>This ends 5 sessions of 2 users. 2 of them are guest sessions.</p>" in html
+    assert "<p>This ends 5 sessions. They belong to 2 users. 2 of them are guest sessions.</p>" in html
     assert 'name="expected" value="5"' in html
 
 

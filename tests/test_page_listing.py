@@ -140,7 +140,7 @@ def test_rows_and_cards_come_from_one_table(admin_client, people):
 def test_page_carries_live_refresh_at_the_configured_interval(admin_client, people, settings):
     html = body(admin_client.get(page_url()))
     assert 'hx-trigger="every 15s, sp-refresh"' in html
-    assert "Updated <time" in html
+    assert "Updated at " in html and "<time datetime=" in html
     settings.SESSIONS_PANEL = {"REFRESH_INTERVAL": 5}
     assert 'hx-trigger="every 5s, sp-refresh"' in body(admin_client.get(page_url()))
     settings.SESSIONS_PANEL = {"REFRESH_INTERVAL": 0}

@@ -32,7 +32,13 @@ def sessions_panel_user_sessions(context: template.Context, user: Any) -> dict[s
     section = useradmin.user_sessions(request, user, getattr(request, "current_app", None))
     if section is None:
         return {"show": False}
-    return {"show": True, "url": section.url, "count": section.count, "can_kill": section.can_kill}
+    return {
+        "show": True,
+        "title": useradmin.section_title(),
+        "url": section.url,
+        "count": section.count,
+        "can_kill": section.can_kill,
+    }
 
 
 @register.simple_tag(takes_context=True)

@@ -134,7 +134,16 @@ def _ip_cell(row: Row, labels: Labels) -> str:
     return f'<span class="sp-ip sp-ip-unknown">{labels.unknown_ip}</span>'
 
 
-def _action_cell(row: Row, labels: Labels, action: str, csrf_input: str) -> str:
+def _action_cell(
+    row: Row, labels: Labels, action: str, csrf_input: str, changelist_url: str
+) -> str:
+    # The user's own view, for the Kill dialog's link: ending all of their sessions is a
+    # step of its own there, never a second button in this dialog's form.
+    user_url = (
+        f' data-user-url="{changelist_url}?user={escape(quote(str(row.user_id), safe="/"))}"'
+        if row.is_authenticated
+        else ""
+    )
     if row.is_current:
         aria = labels.kill_own % {"id": row.short_id}
         note = f'\n        <span class="sp-own-note">{labels.logs_you_out}</span>'
@@ -149,7 +158,8 @@ def _action_cell(row: Row, labels: Labels, action: str, csrf_input: str) -> str:
         f'data-application="{escape(row.application)}" data-ip="{escape(row.ip or "")}"\n'
         f'            data-short-id="{escape(row.short_id)}" '
         f'data-current="{"true" if row.is_current else "false"}"\n'
-        f'            data-authenticated="{"true" if row.is_authenticated else "false"}">\n'
+        f'            data-authenticated="{"true" if row.is_authenticated else "false"}"'
+        f"{user_url}>\n"
         f"        {csrf_input}\n"
         f'        <input type="hidden" name="handle" value="{handle}">\n'
         f'        <button type="submit" class="sp-button sp-danger" data-sp-focus="{handle}:kill" '
@@ -183,7 +193,9 @@ def render_rows(
         expiry = _local(row.expiry)
         handle = escape(row.handle)
         action_cell = (
-            "\n    " + _action_cell(row, labels, action, csrf_input) if kill_url is not None else ""
+            "\n    " + _action_cell(row, labels, action, csrf_input, changelist)
+            if kill_url is not None
+            else ""
         )
         expires_in = escape(labels.expires_in % {"delta": row.expires_in})
         parts.append(

@@ -127,9 +127,12 @@ def test_the_sidebar_the_title_and_the_breadcrumb_use_the_same_name(
         *settings.MIDDLEWARE[3:],
     ]
     tag = translation.to_language(language)  # pt_BR -> pt-br, as browsers send it
-    html = admin_client.get(
-        "/admin/sessions_panel/sessionrecord/", headers={"accept-language": tag}
-    ).content.decode()
+    # LocaleMiddleware activates the language for the thread; override() restores the
+    # previous one afterwards, so the tests that follow run in English again.
+    with translation.override(None):
+        html = admin_client.get(
+            "/admin/sessions_panel/sessionrecord/", headers={"accept-language": tag}
+        ).content.decode()
     with translation.override(language):
         name = capfirst(str(SessionRecord._meta.verbose_name_plural))
     assert name != "Sessions" or language == "fr"  # French says "Sessions" too

@@ -76,6 +76,9 @@
         element.textContent = value || "\u2014";
       }
     });
+    dialog.querySelectorAll("[data-sp-field-href]").forEach(function (element) {
+      element.setAttribute("href", values[element.dataset.spFieldHref] || "");
+    });
     dialog.querySelectorAll("[data-sp-if]").forEach(function (element) {
       element.hidden = values[element.dataset.spIf] !== "true";
     });
@@ -103,6 +106,7 @@
       "short-id": data.shortId,
       current: data.current,
       authenticated: data.authenticated,
+      "user-url": data.userUrl,
     });
     dialog.showModal();
     return true;

@@ -1,0 +1,67 @@
+"""A dialog's scope never widens by accident: Enter in the Kill dialog ends that one
+session, never all of the user's (it once posted to kill-user: "Ended 4 sessions of
+alice"); ending all of a user's sessions is a separate step with its own dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from sessions_panel.models import SessionRecord
+from tests.browser.conftest import KILL_ROW, PANEL_URL
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def row(page: Any, handle: str) -> Any:
+    return page.locator(f'#sp-results tr.sp-row[data-handle="{handle}"]')
+
+
+@pytest.mark.parametrize("guest", [False, True], ids=["alices-session", "guest-session"])
+def test_enter_in_the_kill_dialogs_reason_ends_only_that_session(
+    new_page, admin_user, session_cookie, staff, make_session, guest
+):
+    alice = staff("alice")
+    sessions = [make_session(user=None if guest else alice) for _ in range(3)]
+    victim = SessionRecord.objects.get(session_key=sessions[0].session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    posted: list[str] = []
+    page.on(
+        "request", lambda request: posted.append(request.url) if request.method == "POST" else None
+    )
+
+    row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+    dialog = page.locator("#sp-kill-dialog")
+    expect(dialog).to_be_visible()
+    reason = dialog.locator("input[name=reason]")
+    reason.fill("typed a reason, then Enter")
+    reason.press("Enter")
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#sp-messages .messagelist li.success")).to_have_text(
+        f"Session {victim.short_id} of {'a guest' if guest else 'alice'} was ended."
+    )
+    assert [url.rsplit("/", 2)[-2] for url in posted] == ["kill"]
+    alive = set(SessionRecord.objects.values_list("session_key", flat=True))
+    assert sessions[0].session_key not in alive
+    assert {s.session_key for s in sessions[1:]} <= alive  # the other two stay
+
+
+def test_all_of_a_users_sessions_is_a_separate_step_with_its_own_dialog(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    alice = staff("alice")
+    sessions = [make_session(user=alice) for _ in range(2)]
+    victim = SessionRecord.objects.get(session_key=sessions[0].session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+    dialog = page.locator("#sp-kill-dialog")
+    expect(dialog.get_by_role("button")).to_have_text(["Cancel", "Kill session"])
+    dialog.get_by_role("link", name="All sessions of this user…").click()
+
+    expect(page).to_have_url(f"{page.url.split('?')[0]}?user={alice.pk}")
+    assert SessionRecord.objects.filter(user=alice).count() == 2  # nothing ended yet

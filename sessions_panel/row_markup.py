@@ -139,6 +139,8 @@ def _action_cell(
 ) -> str:
     # The user's own view, for the Kill dialog's link: ending all of their sessions is a
     # step of its own there, never a second button in this dialog's form.
+    # The row's IP is blurred until its badge is pressed: the dialog hides it likewise.
+    ip_toggle = ' data-ip-toggle="true"' if row.ip and not row.ip_masked else ""
     user_url = (
         f' data-user-url="{changelist_url}?user={escape(quote(str(row.user_id), safe="/"))}"'
         if row.is_authenticated
@@ -159,7 +161,7 @@ def _action_cell(
         f'            data-short-id="{escape(row.short_id)}" '
         f'data-current="{"true" if row.is_current else "false"}"\n'
         f'            data-authenticated="{"true" if row.is_authenticated else "false"}"'
-        f"{user_url}>\n"
+        f"{user_url}{ip_toggle}>\n"
         f"        {csrf_input}\n"
         f'        <input type="hidden" name="handle" value="{handle}">\n'
         f'        <button type="submit" class="sp-button sp-danger" data-sp-focus="{handle}:kill" '

@@ -65,3 +65,25 @@ def test_all_of_a_users_sessions_is_a_separate_step_with_its_own_dialog(
 
     expect(page).to_have_url(f"{page.url.split('?')[0]}?user={alice.pk}")
     assert SessionRecord.objects.filter(user=alice).count() == 2  # nothing ended yet
+
+
+def test_the_kill_dialog_shows_the_ip_as_the_row_does(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    """Blurred in the row, hidden in the dialog (it once showed the full address); once
+    revealed in the row, shown in the dialog too."""
+    session = make_session(user=staff("alice"), ip="198.51.100.66")
+    handle = SessionRecord.objects.get(session_key=session.session_key).handle
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    dialog = page.locator("#sp-kill-dialog")
+    ip = dialog.locator("[data-sp-field=ip]")
+
+    row(page, handle).get_by_role("button", name=KILL_ROW).click()
+    expect(ip).to_have_text("Hidden")
+    expect(dialog).not_to_contain_text("198.51.100.66")
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+
+    row(page, handle).locator("button.sp-ip").click()  # revealed in the row
+    row(page, handle).get_by_role("button", name=KILL_ROW).click()
+    expect(ip).to_have_text("198.51.100.66")

@@ -98,11 +98,16 @@
       return false;
     }
     const data = form.dataset;
+    // The IP as the row shows it: hidden until revealed there (a blurred row and a
+    // readable dialog would undo the blur, on screen and for screen readers alike).
+    const ipField = dialog.querySelector("[data-sp-field=ip]");
+    const ipShown =
+      data.ipToggle !== "true" || revealAll || revealed.has(form.elements.handle.value);
     fillDialog(dialog, {
       handle: form.elements.handle.value,
       user: data.user,
       application: data.application,
-      ip: data.ip,
+      ip: ipShown ? data.ip : (ipField && ipField.dataset.spHiddenText) || "",
       "short-id": data.shortId,
       current: data.current,
       authenticated: data.authenticated,

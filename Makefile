@@ -6,7 +6,9 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest django-suite browsers screenshots clean
+.PHONY: run test lint typecheck pytest django-suite browsers screenshots clean dist-check lowest-deps
+
+LOWEST_PYTHON ?= python3
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +39,15 @@ django-suite: $(STAMP)
 	scripts/django-suite --python $(BIN)/python --simple-testcases with-db
 
 test: lint typecheck pytest django-suite
+
+# The sdist and wheel a release would upload, built and checked as PyPI would.
+dist-check: $(STAMP)
+	scripts/check-dist --python $(BIN)/python
+
+# The suite on the lowest version of each runtime dependency pyproject.toml allows, in its
+# own .venv-lowest (rebuilt every time), on the oldest supported Python.
+lowest-deps:
+	scripts/lowest-deps --python $(LOWEST_PYTHON) $(PYTEST_ARGS)
 
 clean:
 	rm -rf .venv .venv-* db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

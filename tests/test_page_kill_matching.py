@@ -268,7 +268,9 @@ def test_a_preview_at_its_cap_is_exact(admin_client, shop, monkeypatch):
     monkeypatch.setattr(termination, "PREVIEW_CAP", 5)
     html = body(admin_client.get(page_url(), {"q": "shop"}))
     assert ">Kill 5 matching</a>" in html
-    assert "<p>This ends 5 sessions. They belong to 2 users. 2 of them are guest sessions.</p>" in html
+    assert (
+        "<p>This ends 5 sessions. They belong to 2 users. 2 of them are guest sessions.</p>" in html
+    )
     assert 'name="expected" value="5"' in html
 
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import django
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model, logout
@@ -305,6 +306,8 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
         "title": capfirst(SessionRecord._meta.verbose_name_plural),
         "subtitle": _("Active user connections across all apps"),
         "audit_url": audit_url(request, model_admin),
+        # Django 6 writes breadcrumbs as a list; 5.2 as a "›"-separated line.
+        "breadcrumbs_as_list": django.VERSION >= (6, 0),
         **_context(request, model_admin, state),
     }
     response = TemplateResponse(request, PAGE_TEMPLATE, context)

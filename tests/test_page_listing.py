@@ -603,3 +603,11 @@ def test_list_state_round_trips_through_its_query_string():
     assert state.query == "q=a%26b&status=guest&sort=ip&page=3"
     assert listing.ListState.from_params(dict(parse_qsl(state.query)), 10) == state
     assert listing.ListState.from_params({}, 10).query == ""
+
+
+def test_breadcrumbs_name_the_app_as_the_admins_own_lists_do(admin_client):
+    html = body(admin_client.get(page_url()))
+    crumbs = html[html.index('class="breadcrumbs"') :].split("</ol>")[0].split("</div>")[0]
+    assert '<a href="/admin/">Home</a>' in crumbs
+    assert '<a href="/admin/sessions_panel/">Sessions panel</a>' in crumbs
+    assert crumbs.index("Sessions panel") < crumbs.rindex("Sessions")

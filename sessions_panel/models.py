@@ -198,7 +198,9 @@ class AuditEntry(models.Model):
 
     class Meta:
         verbose_name = _("audit entry")
-        verbose_name_plural = _("audit entries")
+        # One name wherever the list appears: the index, the sidebar, its title and the
+        # Sessions page's link all say "Audit trail".
+        verbose_name_plural = _("audit trail")
         default_permissions = ("view",)
         ordering = ["-created", "-id"]
 

@@ -44,6 +44,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -148,6 +149,14 @@ class AuditEntryAdmin(_AuditAdmin):
     actions = None
     list_per_page = 50
     show_full_result_count = False  # no count(*) over a long trail on every page
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # "Audit trail", as the index, the sidebar and the Sessions page call it, rather
+        # than Django's "Select audit entry to view".
+        title = capfirst(str(self.opts.verbose_name_plural))
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

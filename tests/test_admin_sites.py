@@ -141,7 +141,7 @@ def test_the_index_lists_the_sessions_page_and_the_audit_trail(setup, killer):
     assert f'href="{setup.page}"' in html
     assert f'href="{setup.audit}"' in html
     assert ">Sessions<" in html
-    assert ">Audit entries<" in html
+    assert ">Audit trail<" in html
 
 
 def test_the_page_builds_every_link_under_the_sites_prefix(

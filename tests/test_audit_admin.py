@@ -210,3 +210,11 @@ def test_the_api_writes_the_same_trail_without_an_actor(make_session):
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.actor_repr, entry.reason) == (None, "", "cron")
     assert not LogEntry.objects.exists()  # "Recent actions" is per admin user
+
+
+def test_the_audit_trail_has_one_name_on_the_index_the_sidebar_and_its_page(admin_client):
+    html = admin_client.get("/admin/sessions_panel/auditentry/").content.decode()
+    assert "<h1>Audit trail</h1>" in html
+    assert "Select audit entry to view" not in html
+    assert ">Audit trail</a>" in html  # the sidebar
+    assert "Audit entries" not in admin_client.get("/admin/").content.decode()

@@ -6,7 +6,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest django-suite browsers screenshots clean dist-check lowest-deps
+.PHONY: run test lint typecheck pytest django-suite browsers screenshots clean dist-check lowest-deps theme-tests
 
 LOWEST_PYTHON ?= python3
 
@@ -54,3 +54,8 @@ clean:
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+	scripts/theme-tests --screenshots
+
+# The Sessions page under admin themes: one virtualenv per theme (.venv-theme-*).
+theme-tests:
+	scripts/theme-tests $(THEMES)

@@ -539,6 +539,11 @@ class Preview:
     #: More than ``sessions`` match: the count stopped at the cap (``users`` and
     #: ``guests`` are then those of the sessions counted, lower bounds).
     capped: bool = False
+    #: Every matching session, the kept one (the caller's own) included: what the page
+    #: says matches the search, where the other figures say what a kill would end.
+    matched: int = field(default=0, compare=False)
+    #: More than ``matched`` match (the count stopped at the cap).
+    matched_capped: bool = field(default=False, compare=False)
 
 
 def matching(
@@ -571,24 +576,38 @@ def matching(
 PREVIEW_CAP = 1_000
 
 
-def preview(rows: Any, *, cap: int | None = None) -> Preview:
-    """Count what ``rows`` would end; with ``cap``, look at no more than ``cap + 1`` rows.
+def preview(rows: Any, *, cap: int | None = None, keep_key: str | None = None) -> Preview:
+    """Count what ``rows`` would end, sparing ``keep_key``; with ``cap``, look at no more
+    than ``cap + 1`` rows.
 
-    Capped, the count is one ``LIMIT``-ed subquery: its cost stops growing at the cap
-    whatever the number of matches.
+    One query, whatever is asked: capped, the count is one ``LIMIT``-ed subquery, whose
+    cost stops growing at the cap whatever the number of matches; the kept session is
+    left out of the kill's figures by filtered counts, not by a second query.
     """
     from django.db.models import Count, Q
 
     if cap is not None:
-        rows = rows.order_by().values("pk", "user_id")[: cap + 1]
+        # One row more for the kept session: the kill's own count still reaches cap + 1.
+        limit = cap + 1 + (1 if keep_key else 0)
+        rows = rows.order_by().values("pk", "user_id", "session_key")[:limit]
+    ended = ~Q(session_key=keep_key) if keep_key else Q()
     figures = rows.aggregate(
-        sessions=Count("pk"),
-        users=Count("user_id", distinct=True),
-        guests=Count("pk", filter=Q(user_id__isnull=True)),
+        matched=Count("pk"),
+        sessions=Count("pk", filter=ended),
+        users=Count("user_id", distinct=True, filter=ended),
+        guests=Count("pk", filter=Q(user_id__isnull=True) & ended),
     )
-    if cap is not None and figures["sessions"] > cap:
-        return Preview(cap, figures["users"], figures["guests"], capped=True)
-    return Preview(figures["sessions"], figures["users"], figures["guests"])
+    matched, sessions = figures["matched"], figures["sessions"]
+    if cap is None:
+        return Preview(sessions, figures["users"], figures["guests"], False, matched)
+    return Preview(
+        min(sessions, cap),
+        figures["users"],
+        figures["guests"],
+        capped=sessions > cap,
+        matched=min(matched, cap),
+        matched_capped=matched > cap,
+    )
 
 
 def kill_sessions(

@@ -192,16 +192,17 @@ def _context(
         if killer and subject is not None:
             others = SessionRecord.objects.filter(expiry__gt=now, user_id=state.user)
             context["subject_sessions"] = others.exclude(session_key=own_key or "").count()
+    if rows is not None and state.narrowed and not state.error:
+        # Counted up to a cap: this runs on every keystroke of a live search. One query
+        # gives what matches (said next to the search) and what a kill would end.
+        matching = termination.preview(rows, cap=termination.PREVIEW_CAP, keep_key=own_key)
+        context["shown"] = matching
+        if killer:
+            context["matching"] = matching
+            context["matching_text"] = preview_text(matching)
     if killer:
         context["needs_password"] = reauth.needs_password(request)
         context["reauth_minutes"] = max(1, conf.REAUTH_WINDOW // 60)
-        if rows is not None and state.narrowed:
-            # Counted up to a cap: this runs on every keystroke of a live search.
-            matching = termination.preview(
-                rows.exclude(session_key=own_key or ""), cap=termination.PREVIEW_CAP
-            )
-            context["matching"] = matching
-            context["matching_text"] = preview_text(matching)
     return context
 
 
@@ -260,6 +261,9 @@ def _fragment(
 ) -> TemplateResponse:
     context = _context(request, model_admin, state)
     context["with_messages"] = with_messages
+    # The live refresh (the poller's request) leaves the match count alone: re-announcing
+    # an unchanged count every few seconds would be noise for a screen-reader user.
+    context["background"] = request.headers.get("HX-Trigger") == "sp-poller"
     response = TemplateResponse(request, UPDATE_TEMPLATE, context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -611,3 +611,21 @@ def test_breadcrumbs_name_the_app_as_the_admins_own_lists_do(admin_client):
     assert '<a href="/admin/">Home</a>' in crumbs
     assert '<a href="/admin/sessions_panel/">Sessions panel</a>' in crumbs
     assert crumbs.index("Sessions panel") < crumbs.rindex("Sessions")
+
+
+def test_a_search_says_how_many_sessions_match_in_a_polite_live_region(admin_client, people):
+    page = body(admin_client.get(page_url()))
+    assert '<p id="sp-match-count" class="sp-match-count" role="status" aria-live="polite">' in page
+    fragment = body(admin_client.get(page_url(), {"q": "alice"}, **HTMX))
+    assert re.search(
+        r'<p id="sp-match-count" hx-swap-oob="innerHTML">\d+ sessions? match', fragment
+    )
+    empty = body(admin_client.get(page_url(), {"q": "nobody-at-all"}, **HTMX))
+    assert '<p id="sp-match-count" hx-swap-oob="innerHTML">No sessions match.</p>' in empty
+
+
+def test_the_live_refresh_does_not_re_announce_the_count(admin_client, people):
+    refresh = body(
+        admin_client.get(page_url(), {"q": "alice"}, HTTP_HX_TRIGGER="sp-poller", **HTMX)
+    )
+    assert "sp-match-count" not in refresh

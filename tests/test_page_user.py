@@ -80,7 +80,7 @@ def test_user_filter_combines_with_search_status_and_paging(admin_client, people
     assert shop["HX-Replace-Url"] == f"{page_url()}?q=shop&user={alice.pk}"
     guests = body(admin_client.get(page_url(), {"user": alice.pk, "status": "guest"}, **HTMX))
     assert handles_in(guests) == []
-    assert "No sessions match" not in guests
+    assert "No sessions match “" not in guests  # the search's empty state: there is none
     assert "No live sessions of alice match." in guests
     poll = body(admin_client.get(page_url(), {"user": alice.pk, "q": "shop"}, **HTMX))
     assert f'hx-get="{page_url()}?q=shop&amp;user={alice.pk}"' in poll

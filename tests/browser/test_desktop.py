@@ -188,7 +188,7 @@ def test_kill_all_logs_out_every_other_browser_and_keeps_the_admin(
     open_panel(page)
     expect(page.locator("#sp-badge")).to_have_text("5 Active")
 
-    page.get_by_role("link", name="Kill All", exact=True).click()
+    page.get_by_role("button", name="Kill All", exact=True).click()
     dialog = page.locator("#sp-kill-all-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.locator("#sp-kill-all-summary")).to_have_text("This ends 4 listed sessions.")

@@ -87,3 +87,44 @@ def test_the_kill_dialog_shows_the_ip_as_the_row_does(
     row(page, handle).locator("button.sp-ip").click()  # revealed in the row
     row(page, handle).get_by_role("button", name=KILL_ROW).click()
     expect(ip).to_have_text("198.51.100.66")
+
+
+def test_kill_all_and_cancel_are_buttons_that_space_works_on(
+    new_page, admin_user, session_cookie, make_session
+):
+    make_session(cart=[1])
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    opener = page.get_by_role("button", name="Kill All", exact=True)
+    opener.focus()
+    page.keyboard.press("Space")
+    dialog = page.locator("#sp-kill-all-dialog")
+    expect(dialog).to_be_visible()
+    cancel = dialog.get_by_role("button", name="Cancel", exact=True)
+    cancel.focus()
+    page.keyboard.press("Space")
+    expect(dialog).to_be_hidden()
+    assert SessionRecord.objects.count() == 2  # nothing ended
+
+
+def test_without_javascript_kill_all_still_opens_its_dialog(browser, live_server, admin_user):
+    """The links stay links without JavaScript: the dialog shows in place (:target)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies(
+        [
+            {
+                "name": "sessionid",
+                "value": client.cookies["sessionid"].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.goto(live_server.url + PANEL_URL)
+    page.get_by_role("link", name="Kill All", exact=True).click()
+    expect(page.locator("#sp-kill-all-dialog")).to_be_visible()
+    context.close()

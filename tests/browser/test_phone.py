@@ -99,17 +99,17 @@ def test_phone_search_and_kill_work_from_a_card(phone):
 
 
 def test_phone_kill_all_dialog_fits_the_screen(phone):
-    phone.get_by_role("link", name="Kill All", exact=True).tap()
+    phone.get_by_role("button", name="Kill All", exact=True).tap()
     dialog = phone.locator("#sp-kill-all-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.locator("#sp-kill-all-summary")).to_have_text("This ends 3 listed sessions.")
     assert_inside_viewport(phone, dialog)
-    assert_inside_viewport(phone, dialog.get_by_role("link", name="Cancel", exact=True))
+    assert_inside_viewport(phone, dialog.get_by_role("button", name="Cancel", exact=True))
     assert_inside_viewport(
         phone, dialog.get_by_role("button", name="Kill all sessions", exact=True)
     )
     assert_no_horizontal_scroll(phone)
 
-    dialog.get_by_role("link", name="Cancel", exact=True).tap()
+    dialog.get_by_role("button", name="Cancel", exact=True).tap()
     expect(dialog).to_be_hidden()
     expect(phone.locator(CARDS)).to_have_count(4)

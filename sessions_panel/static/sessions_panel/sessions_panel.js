@@ -281,7 +281,38 @@
     }
   });
 
+  // Dialog openers (Kill All, kill matching, kill a user) and the dialogs' Cancel are
+  // links, so that without JavaScript they show a dialog in place (:target) or close it.
+  // With JavaScript they act as buttons, so they become real buttons: Space works on
+  // them and a screen reader calls them buttons.
+  function upgradeLinks(root) {
+    root.querySelectorAll("a[data-sp-open], a[data-sp-close]").forEach(function (link) {
+      const button = document.createElement("button");
+      button.type = "button";
+      Array.from(link.attributes).forEach(function (attribute) {
+        if (attribute.name !== "href") {
+          button.setAttribute(attribute.name, attribute.value);
+        }
+      });
+      while (link.firstChild) {
+        button.appendChild(link.firstChild);
+      }
+      const focused = document.activeElement === link;
+      link.replaceWith(button);
+      if (focused) {
+        button.focus();
+      }
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target instanceof Element) {
+      upgradeLinks(event.target);
+    }
+  });
+
   function start() {
+    upgradeLinks(document);
     const all = byId("sp-reveal-all");
     if (all) {
       all.hidden = false;

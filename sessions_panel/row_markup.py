@@ -47,6 +47,7 @@ class Labels:
     masked: str
     toggle_title: str
     ip_address: str
+    ip_hidden: str
     unknown_ip: str
     kill: str
     logs_you_out: str
@@ -71,6 +72,7 @@ class Labels:
             masked=escape(_("IP address, masked")),
             toggle_title=escape(_("Show or hide the IP address")),
             ip_address=escape(_("IP address")),
+            ip_hidden=escape(_("hidden, press to show")),
             unknown_ip=escape(_("Unknown")),
             kill=escape(_("Kill")),
             logs_you_out=escape(_("Logs you out")),
@@ -129,7 +131,8 @@ def _ip_cell(row: Row, labels: Labels) -> str:
             f'<button type="button" class="sp-ip" aria-pressed="false" data-handle="{handle}" '
             f'data-sp-focus="{handle}:ip"\n        title="{labels.toggle_title}">'
             f'<span class="sp-visually-hidden">{labels.ip_address} </span>'
-            f'<span class="sp-ip-value">{escape(row.ip)}</span></button>'
+            f'<span class="sp-visually-hidden sp-ip-hidden">{labels.ip_hidden}</span>'
+            f'<span class="sp-ip-value" aria-hidden="true">{escape(row.ip)}</span></button>'
         )
     return f'<span class="sp-ip sp-ip-unknown">{labels.unknown_ip}</span>'
 

@@ -182,7 +182,7 @@ def test_with_the_permission_the_badge_holds_the_address_and_toggles(
     html = body(client.get(page_url()))
     v4 = row_html(html, sessions["v4"].handle)
     assert '<button type="button" class="sp-ip" aria-pressed="false"' in v4
-    assert f'<span class="sp-ip-value">{V4}</span>' in v4
+    assert f'<span class="sp-ip-value" aria-hidden="true">{V4}</span>' in v4
     assert f'data-ip="{V4}"' in v4
     assert 'id="sp-reveal-all"' in html
     assert handles_in(body(client.get(page_url(), {"q": "198.51.100.7"}, **HTMX))) == [

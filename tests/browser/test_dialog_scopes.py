@@ -128,3 +128,16 @@ def test_without_javascript_kill_all_still_opens_its_dialog(browser, live_server
     page.get_by_role("link", name="Kill All", exact=True).click()
     expect(page.locator("#sp-kill-all-dialog")).to_be_visible()
     context.close()
+
+
+def test_a_blurred_ip_is_announced_as_hidden_not_read_out(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    session = make_session(user=staff("alice"), ip="198.51.100.66")
+    handle = SessionRecord.objects.get(session_key=session.session_key).handle
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    badge = row(page, handle).locator("button.sp-ip")
+    expect(badge).to_have_accessible_name("IP address hidden, press to show")
+    badge.click()
+    expect(badge).to_have_accessible_name("IP address 198.51.100.66")

@@ -29,6 +29,13 @@
 
   function setPressed(button, pressed) {
     button.setAttribute("aria-pressed", pressed ? "true" : "false");
+    // A blurred address is hidden from screen readers too: they hear "hidden" instead.
+    const value = button.querySelector(".sp-ip-value");
+    const note = button.querySelector(".sp-ip-hidden");
+    if (value && note) {
+      value.setAttribute("aria-hidden", pressed ? "false" : "true");
+      note.hidden = pressed;
+    }
   }
 
   function applyReveal() {

@@ -141,3 +141,21 @@ def test_a_blurred_ip_is_announced_as_hidden_not_read_out(
     expect(badge).to_have_accessible_name("IP address hidden, press to show")
     badge.click()
     expect(badge).to_have_accessible_name("IP address 198.51.100.66")
+
+
+def test_in_forced_colours_the_selected_chip_stands_out_and_both_groups_are_labelled(
+    new_page, admin_user, session_cookie
+):
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.emulate_media(forced_colors="active")
+    page.goto(PANEL_URL)
+    style = """(span) => { const s = getComputedStyle(span);
+        return [s.borderTopStyle, s.borderTopWidth, s.color].join(" "); }"""
+    chips = page.locator("fieldset.sp-chips").first.locator("label.sp-chip span")
+    selected = chips.nth(0).evaluate(style)
+    other = chips.nth(1).evaluate(style)
+    assert selected != other, (selected, other)
+    legends = page.locator("fieldset.sp-chips legend")
+    expect(legends.nth(0)).to_be_visible()
+    expect(legends.nth(0)).to_have_text("Status")
+    expect(legends.nth(1)).to_be_visible()

@@ -91,6 +91,7 @@ def _user_cell(row: Row, labels: Labels, changelist_url: str) -> str:
         user_param = escape(quote(str(row.user_id), safe="/"))
         name = (
             f'<span class="sp-username"><a href="{changelist_url}?user={user_param}" '
+            f'data-sp-focus="{escape(row.handle)}:user" '
             f'title="{labels.only_user}">{escape(row.user_label)}</a></span>'
         )
     else:

@@ -159,3 +159,40 @@ def test_in_forced_colours_the_selected_chip_stands_out_and_both_groups_are_labe
     expect(legends.nth(0)).to_be_visible()
     expect(legends.nth(0)).to_have_text("Status")
     expect(legends.nth(1)).to_be_visible()
+
+
+def test_a_refresh_keeps_the_focus_on_a_username_link(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    session = make_session(user=staff("alice"))
+    handle = SessionRecord.objects.get(session_key=session.session_key).handle
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    link = page.locator(f'a[data-sp-focus="{handle}:user"]')
+    link.focus()
+    scroll = page.evaluate("window.scrollY")
+    with page.expect_response(lambda response: "sessionrecord" in response.url):
+        page.evaluate("htmx.trigger('#sp-poller', 'sp-refresh')")
+    page.wait_for_timeout(200)  # the swap settles
+    assert page.evaluate("document.activeElement.dataset.spFocus") == f"{handle}:user"
+    assert page.evaluate("window.scrollY") == scroll
+
+
+def test_after_a_kill_by_keyboard_focus_is_on_the_message_in_view(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    session = make_session(user=staff("alice"))
+    victim = SessionRecord.objects.get(session_key=session.session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    row(page, victim.handle).get_by_role("button", name=KILL_ROW).focus()
+    page.keyboard.press("Enter")  # opens the dialog (focus on Cancel)
+    dialog = page.locator("#sp-kill-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("input[name=reason]").focus()
+    page.keyboard.press("Enter")
+    message = page.locator("#sp-messages .messagelist li")
+    expect(message).to_be_focused()
+    expect(message).to_be_in_viewport()
+    ring = message.evaluate("(el) => getComputedStyle(el).outlineStyle")
+    assert ring != "none"

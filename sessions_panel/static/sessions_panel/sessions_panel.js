@@ -273,9 +273,16 @@
       focusListAfterSwap = false;
       const active = document.activeElement;
       const results = byId("sp-results");
-      if ((!active || active === document.body) && results) {
-        // The row that had the focus is gone: land on the list it was part of.
-        results.focus();
+      if (!active || active === document.body || !document.contains(active)) {
+        // After a kill the row that had the focus is gone: land on the message that
+        // says what happened (in view, and read out), else on the list.
+        const message = document.querySelector("#sp-messages .messagelist li");
+        if (message) {
+          message.focus();
+          message.scrollIntoView({ block: "nearest" });
+        } else if (results) {
+          results.focus();
+        }
       }
     }
   });

@@ -142,3 +142,27 @@ def test_the_sidebar_the_title_and_the_breadcrumb_use_the_same_name(
     # Django 6: <li aria-current="page">…</li>; Django 5.2: "&rsaquo; …" in a div.
     crumb = re.escape(name)
     assert re.search(rf'aria-current="page">{crumb}</li>|&rsaquo; {crumb}\s*</div>', html)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "question"), [("ar", "؟"), ("he", "?")])
+def test_right_to_left_pages_are_marked_rtl_and_read_in_their_own_words(
+    language, question, admin_client, settings
+):
+    """Arabic once read "Active 34" and "?Kill all sessions": English words in a
+    right-to-left page. Now the page is marked rtl and its phrases are the language's."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:3],
+        "django.middleware.locale.LocaleMiddleware",
+        *settings.MIDDLEWARE[3:],
+    ]
+    with translation.override(None):
+        html = admin_client.get(
+            "/admin/sessions_panel/sessionrecord/", headers={"accept-language": language}
+        ).content.decode()
+    assert f'<html lang="{language}" dir="rtl">' in html
+    title = re.search(r'<h2 id="sp-kill-all-title">([^<]+)</h2>', html)
+    assert title is not None and title.group(1).endswith(question)
+    assert not re.search(r"[A-Za-z]", title.group(1))
+    badge = re.search(r'<span id="sp-badge" class="sp-badge">([^<]+)</span>', html)
+    assert badge is not None and "Active" not in badge.group(1)

@@ -28,7 +28,7 @@ CSRF_COOKIE = "csrftoken"
 #: Seconds one request may take; a Redis outage costs each request its retries.
 TIMEOUT = 30.0
 
-_MESSAGE = re.compile(r'<li(?: class="([^"]*)")?>(.*?)</li>', re.S)
+_MESSAGE = re.compile(r'<li(?: tabindex="-1")?(?: class="([^"]*)")?>(.*?)</li>', re.S)
 _MESSAGES = re.compile(r'<ul class="messagelist">(.*?)</ul>', re.S)
 _HANDLE = re.compile(r'data-handle="([^"]+)"')
 

@@ -320,6 +320,13 @@ def panel(
     page.press("input[name=password]", "Enter")
     expect(page).to_have_url(re.compile(re.escape(PANEL_URL) + "$"))
     expect(page.locator("#sp-results tr.sp-row")).to_have_count(4)
+    # The script has run: the dialog openers are the buttons they become, not the links
+    # they were a moment before (measured mid-swap under load, a button read white on white).
+    page.wait_for_function(
+        "document.documentElement.classList.contains('sp-js')"
+        " && !document.querySelector('a[data-sp-open]')"
+    )
+    page.evaluate("document.fonts.ready")
     page.mouse.move(0, 0)  # no hover state on what is measured
     yield page
 

@@ -322,11 +322,9 @@ def panel(
     expect(page.locator("#sp-results tr.sp-row")).to_have_count(4)
     # The script has run: the dialog openers are the buttons they become, not the links
     # they were a moment before (measured mid-swap under load, a button read white on white).
-    page.wait_for_function(
-        "document.documentElement.classList.contains('sp-js')"
-        " && !document.querySelector('a[data-sp-open]')"
-    )
-    page.evaluate("document.fonts.ready")
+    # (Locator waits, not wait_for_function: a strict CSP forbids its eval.)
+    expect(page.locator("html.sp-js")).to_have_count(1)
+    expect(page.locator("a[data-sp-open]")).to_have_count(0)
     page.mouse.move(0, 0)  # no hover state on what is measured
     yield page
 

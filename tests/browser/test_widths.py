@@ -38,7 +38,7 @@ def test_no_horizontal_scroll_at_any_width(
     page.evaluate(
         f"localStorage.setItem('django.admin.navSidebarIsOpen', '{str(sidebar).lower()}')"
     )
-    problems = []
+    problems: list[tuple[object, ...]] = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(PANEL_URL)

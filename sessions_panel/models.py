@@ -136,8 +136,9 @@ class Revocation(models.Model):
 
     ``kind="key"`` refuses the session whose key digest is ``target`` whatever it does
     (even a request in flight that saves it again). ``kind="user"`` and ``kind="all"``
-    are "not before" epochs: a session stamped before ``not_before`` is refused, which
-    ends sessions the index never saw, in constant time.
+    are "not before" epochs: a session issued before ``not_before`` (by the database's
+    clock, ``SessionRecord.issued``) is refused, which ends sessions the index never
+    saw, in constant time.
     """
 
     KEY = "key"

@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -191,13 +192,18 @@ def _raise_portably(using: str, kind: str, target: str, expires: datetime | None
         return row.not_before
 
 
+def issued_before(rows: Any, epoch: float) -> Any:
+    """The index rows an epoch refuses: issued before it, or at an unknown time (the
+    rule :meth:`Known.refusal` applies to one session, as a filter on many)."""
+    return rows.filter(Q(issued__lt=epoch) | Q(issued__isnull=True))
+
+
 def _reissue(using: str, keep_key: str | None, epoch: float) -> None:
     """Move the kept session's issue time up to ``epoch``, so the epoch spares it."""
     if keep_key is None:
         return
     rows = SessionRecord.objects.using(using).filter(session_key=keep_key)
-    rows.filter(issued__lt=epoch).update(issued=epoch)
-    rows.filter(issued__isnull=True).update(issued=epoch)
+    issued_before(rows, epoch).update(issued=epoch)
 
 
 def revoke_key(session_key: str, expiry: datetime | None = None) -> None:

@@ -20,10 +20,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Q
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
 
 from sessions_panel import records, revocation
-from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.models import AuditEntry, Revocation, SessionRecord
 from sessions_panel.signals import session_killed
 
 logger = logging.getLogger("sessions_panel")
@@ -302,11 +303,6 @@ def _primary() -> str:
     return router.db_for_write(SessionRecord)
 
 
-def _issued_before(rows: Any, epoch: float) -> Any:
-    """The rows an epoch refuses: issued before it, or at an unknown time."""
-    return rows.filter(Q(issued__lt=epoch) | Q(issued__isnull=True))
-
-
 #: Seconds a kill request spends purging; ``prune`` (or the next kill) does the rest.
 PURGE_SECONDS = 2.0
 
@@ -407,7 +403,7 @@ def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = 
         result.failed = max(result.requested, 1)
         return _finish(result, actor, reason)
     result.killed = result.requested
-    targeted = _issued_before(SessionRecord.objects.using(_primary()), epoch).exclude(
+    targeted = revocation.issued_before(SessionRecord.objects.using(_primary()), epoch).exclude(
         session_key=keep_key or ""
     )
     count = 0
@@ -477,7 +473,7 @@ def _epoch_kill(
     result.killed = result.requested
     try:
         count, short_ids, user_ids, finished = _purge(
-            _issued_before(rows, epoch), keep_key, PURGE_SECONDS
+            revocation.issued_before(rows, epoch), keep_key, PURGE_SECONDS
         )
     except Exception:
         logger.exception("purging ended sessions failed; they are refused anyway")
@@ -495,11 +491,6 @@ def _epoch_kill(
 def refused_rows() -> Any:
     """Index rows of sessions an epoch already refuses: left by a purge that ran out of
     time, or that a store outage stopped (Kill All empties the index by itself)."""
-    from django.db.models import CharField, Exists, OuterRef
-    from django.db.models.functions import Cast
-
-    from sessions_panel.models import Revocation
-
     rows = SessionRecord.objects.using(_primary())
     everyone = Revocation.objects.using(_primary()).filter(kind=Revocation.ALL).first()
     user_epoch = Revocation.objects.using(_primary()).filter(

@@ -294,6 +294,7 @@ def worker(args: argparse.Namespace) -> int:
 
     if wanted("page") or wanted("plans"):
         bench.measure_page()
+        bench.measure_refresh()
     if wanted("plans"):
         bench.measure_plans()
     if wanted("memory"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import gzip
 import io
 import json
 import logging
@@ -206,6 +207,35 @@ class Bench:
         )
         if short_id:
             self.page("search_short_id", f"{PAGE}?{urlencode({'q': short_id[0]})}", htmx=True)
+
+    def measure_refresh(self) -> None:
+        """The live refresh, as the poller sends it, with 50 and 1,000 rows on screen:
+        when the list changed (the whole fragment; its size raw and gzipped) and when it
+        did not (the poller sends the last answer's ETag back: a 304, no body)."""
+        self.log("refresh")
+        for key, path in (("refresh_50", PAGE), ("refresh_1000", f"{PAGE}?page=20")):
+            environ = self.web.environ(path, session_key=self.admin_key, htmx=True)
+            environ["HTTP_HX_TRIGGER"] = "sp-poller"
+            self.web.call(environ)  # the admin's own row moves to the top at the first
+            status, body = self.web.call(environ)
+            tag = self.web.last_headers.get("ETag", "")
+            if status != 200:
+                self.put(f"{key}_changed", None, f"error {status}")
+                continue
+            rows = body.count(b'name="handle"')
+            changed = sample(lambda environ=environ: self.web.call(environ), runs=self.runs)
+            zipped = len(gzip.compress(body))
+            self.put_time(
+                f"{key}_changed",
+                changed,
+                note=f"{rows} rows, {len(body) / 1024:.0f} KB ({zipped / 1024:.0f} KB gzipped)",
+            )
+            again = dict(environ, HTTP_IF_NONE_MATCH=tag)
+            status, body = self.web.call(again)
+            unchanged = sample(lambda again=again: self.web.call(again), runs=self.runs)
+            self.put_time(
+                f"{key}_unchanged", unchanged, note=f"HTTP {status}, {len(body)} bytes of body"
+            )
 
     def rare_username(self) -> str:
         """The part after the dot of one user's name: matches one to three users."""

@@ -79,6 +79,8 @@ class Wsgi:
     def __init__(self, handler: WSGIHandler | None = None) -> None:
         self.handler = handler or WSGIHandler()
         self.factory = RequestFactory()
+        #: The response headers of the last call.
+        self.last_headers: dict[str, str] = {}
 
     def environ(
         self,
@@ -103,6 +105,7 @@ class Wsgi:
 
         def start_response(value: str, headers: Any, exc_info: Any = None) -> None:
             status.append(value)
+            self.last_headers = dict(headers)
 
         response = self.handler(dict(environ), start_response)
         try:

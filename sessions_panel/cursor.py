@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import F, Field, Q, QuerySet, Subquery
 
 from sessions_panel.models import SessionRecord
 
@@ -54,6 +56,13 @@ MIN_FETCH = 25
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMES = ("last_seen", "expiry")
+#: Times a token may hold, in microseconds since the epoch (see :func:`_decode_time`).
+_TIME_RANGE = (
+    (datetime.min.replace(tzinfo=UTC) + timedelta(days=1) - _EPOCH) // timedelta(microseconds=1),
+    (datetime.max.replace(tzinfo=UTC) - timedelta(days=1) - _EPOCH) // timedelta(microseconds=1),
+)
+#: Integer keys a token may hold: a signed 64-bit column's (SessionRecord's is one).
+_ID_RANGE = (-(2**63), 2**63 - 1)
 #: A token longer than this is not one of ours (the longest is an IPv6 address and ids).
 MAX_TOKEN_LENGTH = 400
 
@@ -83,19 +92,93 @@ def _encode_value(value: Any) -> Any:
     return str(value)  # a UUID or other primary key: its text form filters the same
 
 
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        micros = value.get("t")
-        if set(value) != {"t"} or not isinstance(micros, int) or isinstance(micros, bool):
-            raise ValueError("not a time")
-        return _EPOCH + timedelta(microseconds=micros)
-    if (
-        value is None
-        or isinstance(value, str)
-        or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63)
-    ):
-        return value
-    raise ValueError("not a sort value")
+class _Invalid(ValueError):
+    """A token value that is not what ``token`` writes for its column."""
+
+
+def _decode_time(value: Any) -> datetime:
+    """Whole microseconds since the epoch, inside ``_TIME_RANGE``.
+
+    The range keeps a day clear of ``datetime.min`` and ``datetime.max``: a backend that
+    shifts the value into its connection's time zone must not overflow.
+    """
+    if not isinstance(value, dict) or set(value) != {"t"}:
+        raise _Invalid("not a time")
+    micros = value["t"]
+    if not isinstance(micros, int) or isinstance(micros, bool):
+        raise _Invalid("not a time")
+    if not _TIME_RANGE[0] <= micros <= _TIME_RANGE[1]:
+        raise _Invalid("a time out of range")
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _decode_address(value: Any) -> str:
+    """A plain address: not a network, not a zoned IPv6 address (``fe80::1%eth0``),
+    neither of which the database's ``inet`` type or Django's adapter accepts.
+
+    The text goes on as written: it is the stored form the token was made from (SQLite
+    compares addresses as text), and Django prepares it for the query as it does any.
+    """
+    if not isinstance(value, str):
+        raise _Invalid("not an address")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise _Invalid("not an address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise _Invalid("a zoned address")
+    return value
+
+
+def _decode_id(field_name: str, value: Any) -> Any:
+    """A primary key (the row's, or the user's in ``user_id``) of the column's type.
+
+    The value must be what :func:`token` writes for that type: an integer in 64 bits for
+    an integer key, the text form of any other key (a UUID's canonical text, say), so
+    ``"1.5"``, ``"abc"`` or thirty digits never reach an integer column, where the
+    driver would raise instead of filtering.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Invalid("not a key")
+    if isinstance(value, int) and not _ID_RANGE[0] <= value <= _ID_RANGE[1]:
+        raise _Invalid("a key out of range")
+    if isinstance(value, str) and not _is_plain_text(value):
+        raise _Invalid("not a key")
+    field = SessionRecord._meta.get_field(field_name)
+    assert isinstance(field, Field)  # "id" or "user_id": a column, not a relation
+    try:
+        parsed = field.to_python(value)
+    except (ValidationError, TypeError, ValueError, OverflowError):
+        raise _Invalid("not a key") from None
+    if isinstance(parsed, bool) or _encode_value(parsed) != value:
+        raise _Invalid("not a key of this type")  # e.g. "7" for an integer key
+    return parsed
+
+
+def _is_plain_text(value: str) -> bool:
+    """No NUL (PostgreSQL refuses it in text) and nothing UTF-8 cannot encode (a lone
+    surrogate from a ``\\ud800`` escape), which the driver would raise on."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _decode_value(key: Key, value: Any) -> Any:
+    """The Python value of ``key``'s column that a token holds; :class:`_Invalid` when it
+    is not one that column can hold."""
+    if value is None:
+        if not key.nulls_last:
+            raise _Invalid("NULL in a column without NULLs")
+        return None
+    if key.field in _TIMES:
+        return _decode_time(value)
+    if key.field == "ip":
+        return _decode_address(value)
+    return _decode_id(key.field, value)
 
 
 def token(record: Any, sort: str) -> str:
@@ -106,25 +189,27 @@ def token(record: Any, sort: str) -> str:
 
 
 def parse(text: str, sort: str) -> tuple[Any, ...] | None:
-    """The sort values a token holds, or ``None`` when it is not a token of ``sort``."""
+    """The sort values a token holds, or ``None`` when it is not a token of ``sort``.
+
+    The token comes from the URL, so anyone can edit it: every value is checked against
+    its column (type and range) here, because a value the column cannot hold does not
+    filter to nothing, it raises in the driver (a 500). ``None`` shows the list from
+    the top again.
+    """
     if not text or len(text) > MAX_TOKEN_LENGTH:
         return None
+    keys = ORDERS[sort]
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(ORDERS[sort]):
-            return None
-        decoded = tuple(_decode_value(value) for value in values)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError):
+    except (binascii.Error, ValueError, RecursionError):  # JSON and UTF-8 errors included
         return None
-    for key, value in zip(ORDERS[sort], decoded, strict=True):
-        if value is None and not key.nulls_last:
-            return None  # only a nullable column can hold NULL
-        if (key.field in _TIMES) != isinstance(value, datetime):
-            return None  # a time where none belongs, or none where one does
-        if key.field == "id" and not isinstance(value, int):
-            return None
-    return decoded
+    if not isinstance(values, list) or len(values) != len(keys):
+        return None
+    try:
+        return tuple(_decode_value(key, value) for key, value in zip(keys, values, strict=True))
+    except _Invalid:
+        return None
 
 
 def _never() -> Q:

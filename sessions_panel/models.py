@@ -196,6 +196,10 @@ class AuditEntry(models.Model):
     user_ids = models.JSONField(_("users"), default=list, blank=True)
     short_ids = models.JSONField(_("session IDs"), default=list, blank=True)
     detail = models.TextField(_("detail"), blank=True)
+    # A filter-wide kill's list filters as data ({"q": ..., "status": ...}): the admin
+    # writes ``detail`` out from them for each reader, an IP in them masked for those
+    # who may not see full addresses, where a text would have to be parsed again.
+    filters = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("audit entry")

@@ -40,6 +40,8 @@ class Labels:
     unknown_browser: str
     risk_flags: str
     application: str
+    last_seen: str
+    seen_now: str
     expires: str
     authenticated: str
     guest: str
@@ -53,6 +55,7 @@ class Labels:
     logs_you_out: str
     #: Not escaped: formatted with the row's values first, then escaped whole.
     expires_in: str
+    seen_ago: str
     kill_own: str
     kill_other: str
 
@@ -65,6 +68,8 @@ class Labels:
             unknown_browser=escape(_("Unknown browser")),
             risk_flags=escape(_("Risk flags")),
             application=escape(_("Application")),
+            last_seen=escape(_("Last seen")),
+            seen_now=escape(_("just now")),
             expires=escape(_("Expires")),
             authenticated=escape(_("Authenticated")),
             guest=escape(_("Guest")),
@@ -77,6 +82,7 @@ class Labels:
             kill=escape(_("Kill")),
             logs_you_out=escape(_("Logs you out")),
             expires_in=_("in %(delta)s"),
+            seen_ago=_("%(delta)s ago"),
             kill_own=_("Kill session %(id)s, your own session"),
             kill_other=_("Kill session %(id)s of %(user)s"),
         )
@@ -102,10 +108,15 @@ def _user_cell(row: Row, labels: Labels, changelist_url: str) -> str:
     browser = escape(row.browser) if row.browser else labels.unknown_browser
     flags = ""
     if row.flags:
+        # A disclosure, not a tooltip: a ``title`` is out of reach by touch and keyboard,
+        # and a title plus hidden text was read twice. The label is read once, "collapsed";
+        # opened, the reason follows it.
+        handle = escape(row.handle)
         items = "".join(
-            f'\n        <li class="sp-flag sp-flag-{escape(flag.code)}" title="{escape(flag.why)}" '
-            f'data-sp-flag="{escape(flag.code)}">{escape(flag.label)}'
-            f'<span class="sp-visually-hidden">: {escape(flag.why)}</span></li>'
+            f'\n        <li class="sp-flag sp-flag-{escape(flag.code)}" '
+            f'data-sp-flag="{escape(flag.code)}"><details><summary '
+            f'data-sp-focus="{handle}:flag-{escape(flag.code)}">{escape(flag.label)}</summary>'
+            f'<span class="sp-flag-why">{escape(flag.why)}</span></details></li>'
             for flag in row.flags
         )
         flags = f'<ul class="sp-flags" aria-label="{labels.risk_flags}">{items}\n      </ul>'
@@ -204,18 +215,27 @@ def render_rows(
             else ""
         )
         expires_in = escape(labels.expires_in % {"delta": row.expires_in})
+        seen = _local(row.last_seen)
+        seen_ago = (
+            escape(labels.seen_ago % {"delta": row.seen_ago}) if row.seen_ago else labels.seen_now
+        )
         parts.append(
             f'\n  <tr class="sp-row{" sp-current" if row.is_current else ""}" '
             f'data-handle="{handle}" data-sp-focus="{handle}:row" '
             f'tabindex="-1">\n    {_user_cell(row, labels, changelist)}\n'
             f'    <td class="sp-cell-app" data-label="{labels.application}">'
             f"{escape(row.application or '—')}</td>\n"
+            f'    <td class="sp-cell-seen" data-label="{labels.last_seen}">'
+            f'<time datetime="{escape(date_format(seen, "c"))}" '
+            f'title="{escape(localized_date(seen, "DATETIME_FORMAT"))}">{seen_ago}</time></td>\n'
             f'    <td class="sp-cell-expires" data-label="{labels.expires}">\n'
             f'      <time datetime="{escape(date_format(expiry, "c"))}">'
             f"{escape(localized_date(expiry, 'DATETIME_FORMAT'))}</time>\n"
             f'      <span class="sp-relative">{expires_in}</span>\n    </td>\n'
             f'    <td class="sp-cell-status">{status[row.is_authenticated]}</td>\n'
-            f'    <td class="sp-cell-ip">{_ip_cell(row, labels)}</td>{action_cell}\n  </tr>'
+            # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).
+            f'    <td class="sp-cell-ip{" sp-ip-v4" if row.ip and ":" not in row.ip else ""}">'
+            f"{_ip_cell(row, labels)}</td>{action_cell}\n  </tr>"
         )
     # Safe: every value was escaped above.
     return mark_safe("".join(parts) + "\n")

@@ -33,14 +33,16 @@ kill service alone, and an audit that admins could edit or delete would prove no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Model
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -48,7 +50,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_panel import views
+from sessions_panel import privacy, views
 from sessions_panel.listing import parse_user_id
 from sessions_panel.models import AuditEntry, SessionRecord
 
@@ -143,7 +145,7 @@ class AuditEntryAdmin(_AuditAdmin):
         "failed",
         "users",
         "session_ids",
-        "detail",
+        "detail_shown",
     )
     readonly_fields = fields
     actions = None
@@ -173,10 +175,13 @@ class AuditEntryAdmin(_AuditAdmin):
 
     @admin.display(description=_("users"))
     def users(self, entry: AuditEntry) -> str:
-        """Usernames as they are now (one query), with the ids the entry recorded."""
+        """Usernames as they are now (one query), with the ids the entry recorded; "User
+        #N" alone (no query) where the reader may not see the name."""
         ids = [str(i) for i in entry.user_ids]
         if not ids:
             return "—"
+        if not names_shown(entry, reader_of(entry)):
+            return ", ".join(privacy.user_label(i) for i in ids)
         user_model = get_user_model()
         valid = [pk for pk, error in map(parse_user_id, ids) if pk and not error]
         names = {
@@ -191,6 +196,110 @@ class AuditEntryAdmin(_AuditAdmin):
     @admin.display(description=_("session IDs"))
     def session_ids(self, entry: AuditEntry) -> str:
         return ", ".join(str(s) for s in entry.short_ids) or "—"
+
+    # -- what each reader may see ----------------------------------------------------
+    #
+    # The trail shows no more than its reader may see on the Sessions page: an address
+    # masked without ``reveal_ip``, and no name of an account that had no session to
+    # end without the ``view`` permission on users. The display methods get the entry
+    # alone, so the reader's rights travel on it (:meth:`get_object`); an entry
+    # without them is shown as to a reader who has neither.
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> AuditEntry | None:
+        entry = super().get_object(request, object_id, from_field)
+        if entry is not None:
+            reader = Reader(privacy.can_reveal_ip(request), privacy.can_view_users(request))
+            setattr(entry, READER, reader)
+        return entry
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        """No ``?detail__contains=192.0.2`` on the list: a filter by what a reader sees
+        masked would tell them the hidden part by what it finds."""
+        if lookup.split(LOOKUP_SEP)[0] in UNFILTERABLE:
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))
+
+    @admin.display(description=_("detail"))
+    def detail_shown(self, entry: AuditEntry) -> str:
+        """The entry's detail as far as its reader may see it.
+
+        A filter-wide kill is written out from its filters (entries from before they
+        were kept as data: from the ``filter q=…`` text); any other detail is free
+        text, whatever parses as an address in it masked.
+        """
+        reader = reader_of(entry)
+        filters = entry.filters if isinstance(entry.filters, dict) else {}
+        if not filters and entry.scope == AuditEntry.SCOPE_FILTER:
+            filters = _filters_in(entry.detail)
+        if filters:
+            return f"filter {filter_text(filters, reveal_ip=reader.reveal_ip)}"
+        if not names_shown(entry, reader) and entry.user_ids:
+            return privacy.user_label(entry.user_ids[0])
+        text = entry.detail if reader.reveal_ip else privacy.mask_ips_in_text(entry.detail)
+        return text or "—"
+
+
+#: Where :meth:`AuditEntryAdmin.get_object` leaves the reader's rights on an entry.
+READER = "_sessions_panel_reader"
+#: Fields the audit list cannot be filtered by (see ``lookup_allowed``).
+UNFILTERABLE = frozenset({"detail", "filters"})
+#: The order a filter-wide kill's filters are written in (the page's query string's).
+FILTER_ORDER = ("q", "status", "flag", "user")
+_QUOTED_HIDDEN = quote_plus(privacy.HIDDEN)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What the admin reading an audit entry may see. The default sees the least."""
+
+    reveal_ip: bool = False
+    view_users: bool = False
+
+
+def reader_of(entry: AuditEntry) -> Reader:
+    reader = getattr(entry, READER, None)
+    return reader if isinstance(reader, Reader) else Reader()
+
+
+def names_shown(entry: AuditEntry, reader: Reader) -> bool:
+    """Whether ``reader`` may see the names of the entry's users.
+
+    The users whose sessions a kill ended were on the Sessions page, by name, for
+    everyone who could list them. A kill-user entry that found no session names an
+    account that was on no list: only a reader who may see users learns who it is,
+    as on the page (``?user=N``).
+    """
+    if reader.view_users:
+        return True
+    return not (entry.scope == AuditEntry.SCOPE_USER and entry.requested == 0)
+
+
+def _filters_in(detail: str) -> dict[str, str]:
+    """The filters in the ``filter q=…&status=…`` text of an entry written before they
+    were kept as data (empty for any other text)."""
+    if not detail.startswith("filter "):
+        return {}
+    return dict(parse_qsl(detail.removeprefix("filter ")))
+
+
+def filter_text(filters: Mapping[str, Any], *, reveal_ip: bool) -> str:
+    """Filters as the page's query string writes them (``q=shop&status=guest``), each
+    value masked by :func:`privacy.mask_search` for a reader without ``reveal_ip``.
+
+    In a fixed order (PostgreSQL's ``jsonb`` keeps keys in an order of its own), and
+    readable: colons and the mask's dots are not percent-encoded.
+    """
+    keys = [key for key in FILTER_ORDER if key in filters]
+    keys += sorted(str(key) for key in filters if key not in FILTER_ORDER)
+    parts = []
+    for key in keys:
+        value = str(filters[key])
+        if not reveal_ip:
+            value = privacy.mask_search(value)
+        parts.append(f"{quote_plus(key)}={quote_plus(value, safe=':')}")
+    return "&".join(parts).replace(_QUOTED_HIDDEN, privacy.HIDDEN)
 
 
 #: What :func:`register` puts on a site, in this order.

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -27,7 +27,16 @@ from sessions_panel import records, revocation
 from sessions_panel.models import AuditEntry, Revocation, SessionRecord
 from sessions_panel.signals import session_killed
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
 logger = logging.getLogger("sessions_panel")
+
+#: Who ends sessions: a user (the page, or the API acting for one); a plain label for
+#: an actor that is no user of the site (``killsessions``: who ran it, from where);
+#: ``None`` for the site itself (signal receivers, the API on its own).
+Actor: TypeAlias = "AbstractBaseUser | AnonymousUser | str | None"
 
 PURGE_BATCH = 500
 
@@ -106,14 +115,29 @@ def _clean_reason(reason: str) -> str:
     return " ".join(text.split())[:500]
 
 
-def _actor_fields(actor: Any) -> dict[str, Any]:
+def _actor_fields(actor: Actor) -> dict[str, Any]:
+    """The audit entry's ``actor`` and ``actor_repr``: a label is a name with no user
+    behind it, so the trail says who acted rather than "the system"."""
+    if isinstance(actor, str):
+        return {"actor": None, "actor_repr": actor[:150]}
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {"actor": None, "actor_repr": ""}
     return {"actor": actor, "actor_repr": actor.get_username()[:150]}
 
 
-def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> KillResult:
-    """Audit entry, admin log entry, log line and signal for one kill action."""
+def _finish(
+    result: KillResult,
+    actor: Any,
+    reason: str,
+    detail: str = "",
+    filters: Mapping[str, Any] | None = None,
+) -> KillResult:
+    """Audit entry, admin log entry, log line and signal for one kill action.
+
+    ``filters`` (a filter-wide kill's list filters) go into the audit entry alone, as
+    data the admin masks for each reader: never into "Recent actions" or the log line,
+    which every reader of those sees whole.
+    """
     reason = _clean_reason(reason)
     try:
         # A savepoint: a failed audit insert must not poison the caller's transaction.
@@ -127,6 +151,10 @@ def _finish(result: KillResult, actor: Any, reason: str, detail: str = "") -> Ki
                 user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
                 short_ids=result.short_ids[:1000],
                 detail=detail,
+                filters={
+                    str(key)[:20]: _clean_reason(str(value))
+                    for key, value in (filters or {}).items()
+                },
                 **_actor_fields(actor),
             )
             _log_entry(result, actor)
@@ -225,10 +253,11 @@ def _evict_again_on_commit(store: type[SessionBase], keys: list[str]) -> None:
 def kill_records(
     records: Iterable[SessionRecord],
     *,
-    actor: Any = None,
+    actor: Actor = None,
     reason: str = "",
     scope: str = AuditEntry.SCOPE_SESSION,
     detail: str = "",
+    filters: Mapping[str, Any] | None = None,
 ) -> KillResult:
     """End each given session, one by one, each confirmed by a fresh read."""
     ensure_tracked()
@@ -248,18 +277,22 @@ def kill_records(
         result.short_ids.append(record.short_id)
         if record.user_id is not None:
             result.user_ids.append(record.user_id)
-    return _finish(result, actor, reason, detail=_clean_reason(detail))
+    return _finish(result, actor, reason, detail=_clean_reason(detail), filters=filters)
 
 
 def kill_matching(
     rows: Any,
     *,
-    actor: Any = None,
+    actor: Actor = None,
     reason: str = "",
     keep: SessionBase | None = None,
     detail: str = "",
+    filters: Mapping[str, Any] | None = None,
 ) -> KillResult:
     """End the indexed sessions of ``rows`` (a filter of the index), except ``keep``.
+
+    ``filters`` are what ``rows`` was filtered by (the page's search and filters), kept
+    in the audit entry as data so that its reader sees of them only what they may.
 
     The set is fixed first, as it matches now, then ended in batches: a filter that
     depends on the set itself ("more than one session", "guest swarm") would otherwise
@@ -274,11 +307,16 @@ def kill_matching(
             yield from SessionRecord.objects.filter(pk__in=pks[start : start + PURGE_BATCH])
 
     return kill_records(
-        each(), actor=actor, reason=reason, scope=AuditEntry.SCOPE_FILTER, detail=detail
+        each(),
+        actor=actor,
+        reason=reason,
+        scope=AuditEntry.SCOPE_FILTER,
+        detail=detail,
+        filters=filters,
     )
 
 
-def kill_session(handle: str, *, actor: Any = None, reason: str = "") -> KillResult:
+def kill_session(handle: str, *, actor: Actor = None, reason: str = "") -> KillResult:
     """End the session behind a public handle. An unknown handle is "already ended"."""
     ensure_tracked()
     record = SessionRecord.objects.using(_primary()).filter(handle=str(handle)[:64]).first()
@@ -370,7 +408,7 @@ def _purge(
 
 
 def kill_user(
-    user: Any, *, actor: Any = None, reason: str = "", keep: SessionBase | None = None
+    user: Any, *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
 ) -> KillResult:
     """End every session of ``user`` (indexed or not), except ``keep`` if given."""
     ensure_tracked()
@@ -381,7 +419,9 @@ def kill_user(
     return _finish(result, actor, reason, detail=f"user {user.get_username()}")
 
 
-def kill_all(*, actor: Any = None, reason: str = "", keep: SessionBase | None = None) -> KillResult:
+def kill_all(
+    *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
+) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session).
 
     The global epoch ends them all at once, whatever their number. The stored data is
@@ -607,7 +647,7 @@ def kill_sessions(
     ip: str | None = None,
     all: bool = False,
     except_staff: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
     reason: str = "",
     keep: SessionBase | None = None,
     dry_run: bool = False,

@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import django
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -33,11 +34,22 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
-from sessions_panel import flags, health, listing, privacy, reauth, search, termination
+from sessions_panel import (
+    flags,
+    freshness,
+    health,
+    listing,
+    privacy,
+    reauth,
+    search,
+    termination,
+)
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SessionRecord
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.admin import ModelAdmin
 
 PAGE_TEMPLATE = "sessions_panel/sessions.html"
@@ -118,11 +130,27 @@ def _state(request: HttpRequest, params: Any) -> listing.ListState:
     return state
 
 
-def _subject(state: listing.ListState) -> Any:
-    """The user named by the ``user`` filter (``None`` if unknown): one query."""
+def _subject(request: HttpRequest, state: listing.ListState, now: datetime) -> tuple[Any, str]:
+    """The user named by the ``user`` filter, and what the page calls them: one query.
+
+    Their name only if the admin may see users, or if they have a live session (the
+    list shows it, with their name, anyway); otherwise "User #N" and no user, whether
+    account N exists or not, so that ``?user=1``, ``?user=2``… cannot list every
+    account. Whether they have a live session comes with the user lookup itself
+    (``EXISTS``), not from a query of its own. No user and an empty label: the admin
+    may see users, and there is no such user.
+    """
     if not state.user or state.error:
-        return None
-    return get_user_model()._default_manager.filter(pk=state.user).first()
+        return None, ""
+    users = get_user_model()._default_manager.filter(pk=state.user)
+    if privacy.can_view_users(request):
+        subject = users.first()
+        return subject, subject.get_username() if subject is not None else ""
+    live = SessionRecord.objects.live(now).filter(user_id=OuterRef("pk"))
+    subject = users.annotate(sp_has_sessions=Exists(live)).first()
+    if subject is None or not subject.sp_has_sessions:
+        return None, privacy.user_label(state.user)
+    return subject, subject.get_username()
 
 
 def preview_text(preview: termination.Preview) -> str:
@@ -186,18 +214,19 @@ def _context(
         **_choices(state, reveal_ip),
     }
     if state.user:
-        subject = _subject(state)
+        subject, context["subject_label"] = _subject(request, state, now)
         context["subject"] = subject
         context["subject_url"] = _user_admin_url(model_admin, subject)
         if killer and subject is not None:
             others = SessionRecord.objects.filter(expiry__gt=now, user_id=state.user)
             context["subject_sessions"] = others.exclude(session_key=own_key or "").count()
-    if rows is not None and state.narrowed and not state.error:
+    if rows is not None and state.filtered and not state.error:
         # Counted up to a cap: this runs on every keystroke of a live search. One query
-        # gives what matches (said next to the search) and what a kill would end.
+        # gives what matches (said next to the search and in the badge) and what a kill
+        # would end (the user filter alone has its own kill, of all that user's sessions).
         matching = termination.preview(rows, cap=termination.PREVIEW_CAP, keep_key=own_key)
         context["shown"] = matching
-        if killer:
+        if killer and state.narrowed:
             context["matching"] = matching
             context["matching_text"] = preview_text(matching)
     if killer:
@@ -301,7 +330,9 @@ def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResp
     if wants_fragment(request):
         response = _fragment(request, model_admin, state, with_messages=False)
         # The address bar follows the search, so the view can be shared and reloaded.
-        return replace_url(response, _list_url(model_admin, state))
+        replace_url(response, _list_url(model_admin, state))
+        # Unchanged since the poller's last answer: a 304, no body (freshness.py).
+        return freshness.conditional(request, response.render())
     context = {
         **model_admin.admin_site.each_context(request),
         # The model's plural name, as the index and the sidebar show it: one word for
@@ -482,11 +513,19 @@ def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRespons
     result = termination.kill_user(
         user, actor=request.user, reason=_reason(request), keep=request.session
     )
+    # Named as the page named them: "User #N" for an account the admin may not see
+    # that had no session to end (a posted id is no licence to learn a name).
+    named = (
+        privacy.can_view_users(request)
+        or result.requested > 0
+        or str(user.pk) == str(request.user.pk)
+    )
+    label = user.get_username() if named else privacy.user_label(user.pk)
     text = ngettext(
         "Ended %(count)d session of %(user)s.",
         "Ended %(count)d sessions of %(user)s.",
         result.killed,
-    ) % {"count": result.killed, "user": user.get_username()}
+    ) % {"count": result.killed, "user": label}
     if user.pk == request.user.pk:
         text += " " + _("Your own session was kept.")
     (messages.success if result.ok else messages.error)(request, text)
@@ -579,12 +618,15 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
     if _refused_here(request) or not _password_confirmed(request):
         return _after_action(request, model_admin, state)
     rows = listing.filtered(state, timezone.now(), reveal_ip=privacy.can_reveal_ip(request))
+    query = state.query_with(page=1, sort=listing.SORT_LAST_SEEN)
     result = termination.kill_matching(
         rows,
         actor=request.user,
         reason=_reason(request),
         keep=request.session,
-        detail=f"filter {state.query_with(page=1, sort=listing.SORT_LAST_SEEN)}",
+        detail=f"filter {query}",
+        # As data too: the audit trail masks an address in them for each reader.
+        filters=dict(parse_qsl(query)),
     )
     text = ngettext(
         "Ended %(count)d session matching the search and filters.",

@@ -189,7 +189,7 @@ def test_command_real_run_prints_the_plan_a_summary_and_audits(
     alice = django_user_model.objects.create_user("alice")
     sessions = [make_session(user=alice), make_session(user=alice)]
     guest = make_session()
-    output = run("--user", "alice", "--reason", "plan expired\nFAKE LOG LINE")
+    output = run("--user", "alice", "--noinput", "--reason", "plan expired\nFAKE LOG LINE")
     assert "Will end 2 indexed session(s) of 1 user(s) and 0 guest(s): user alice." in output
     assert "Ended 2 session(s); 0 had already ended; 0 could not be ended." in output
     assert not any(store_class()().exists(s.session_key) for s in sessions)
@@ -201,7 +201,7 @@ def test_command_real_run_prints_the_plan_a_summary_and_audits(
 def test_command_ip_run_shows_progress_and_summary(make_session):
     for _ in range(3):
         make_session(ip="192.0.2.66")
-    output = run("--ip", "192.0.2.66", "--except-staff")
+    output = run("--ip", "192.0.2.66", "--except-staff", "--noinput")
     assert (
         "Will end 3 indexed session(s) of 0 user(s) and 3 guest(s): IP 192.0.2.66 except staff."
         in output

@@ -78,6 +78,8 @@ def test_a_row_of_hostile_values_stays_inert_text(masked):
         "a",
         "ul",
         "li",
+        "details",
+        "summary",
         "time",
         "form",
         "input",

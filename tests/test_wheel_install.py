@@ -575,7 +575,7 @@ def check_panel(page: Any, host: Host) -> None:
         datetime.fromisoformat(r["expiry"]) for r in host.records() if r["user"] == ADMIN_EMAIL
     )
     local = expiry.astimezone(BERLIN)
-    time_tag = own.locator("time")
+    time_tag = own.locator(".sp-cell-expires time")
     shown = datetime.fromisoformat(time_tag.get_attribute("datetime") or "")
     assert shown == expiry
     assert shown.utcoffset() == local.utcoffset()  # +01:00 in winter, +02:00 in summer

@@ -83,8 +83,14 @@ def test_login_then_sessions_link_shows_title_subtitle_and_live_count(
     expect(page.locator(ROWS)).to_have_count(4)
     expect(page.locator(f"{ROWS}.sp-current")).to_have_count(1)
     expect(page.locator("#sp-results").get_by_role("columnheader")).to_have_text(
-        ["User", "Application", "Expires", "Status", "IP address", "Action"]
+        ["User", "Application", "Last seen", "Expires", "Status", "IP address", "Action"]
     )
+    # The default order is visible: the column it sorts by says so.
+    headers = page.locator("#sp-results").get_by_role("columnheader")
+    expect(headers.nth(2)).to_have_attribute("aria-sort", "descending")
+    page.locator(".sp-sort select").select_option("expiry")
+    expect(headers.nth(3)).to_have_attribute("aria-sort", "ascending")
+    expect(headers.nth(2)).not_to_have_attribute("aria-sort", "descending")
 
 
 # -- live search ---------------------------------------------------------------------------

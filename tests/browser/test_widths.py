@@ -1,6 +1,7 @@
 """Every width from a phone to a wide screen, with the admin's nav sidebar open and
 closed: no horizontal scroll, and the list picks table or cards by the width it has
-(it once scrolled sideways by up to 294 px beside the sidebar at 768–1099 px)."""
+(it once scrolled sideways by up to 294 px beside the sidebar at 768–1099 px); the
+search box shows its placeholder whole (a phone once cut it to "…or session I")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ SIZES = """() => {
         list: results.scrollWidth - results.clientWidth,
         cards: row !== null && getComputedStyle(row).display === 'grid',
         listWidth: results.clientWidth,
+        // The search's placeholder ("User, email, IP, app or session ID") in full.
+        placeholderCut: (() => {
+            const field = document.getElementById('sp-q');
+            const style = getComputedStyle(field);
+            const canvas = document.createElement('canvas').getContext('2d');
+            canvas.font = style.font;
+            const room = field.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight);
+            return canvas.measureText(field.placeholder).width > room;
+        })(),
     };
 }"""
 
@@ -47,4 +58,6 @@ def test_no_horizontal_scroll_at_any_width(
             problems.append((width, sizes))
         if sizes["cards"] != (sizes["listWidth"] < 760):
             problems.append((width, "layout", sizes))
+        if sizes["placeholderCut"]:
+            problems.append((width, "placeholder cut off", sizes))
     assert problems == []

@@ -245,7 +245,7 @@ def run(*args: str) -> str:
 def test_killsessions_takes_the_login_or_the_uuid(people, by):
     alice = people["alice"]
     value = {"email": alice.email, "pk": str(alice.pk), "hex": alice.pk.hex}[by]
-    output = run("--user", value)
+    output = run("--user", value, "--noinput")
     assert "Will end 2 indexed session(s) of 1 user(s)" in output
     assert "user alice.martin@example.com." in output
     assert not SessionRecord.objects.filter(user=alice).exists()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import ipaddress
+import os
+import sys
+import unicodedata
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -9,7 +14,115 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from sessions_panel import listing, termination
+from sessions_panel.client import parse_ip
 from sessions_panel.progress import Progress
+
+#: Characters printed as escapes: controls (ESC, BEL, CR... would drive the operator's
+#: terminal: clear it, retitle it, hide what follows), format characters (bidi
+#: overrides that reorder a line on screen, zero-width ones), lone surrogates (an
+#: undecodable argument, which would make the write itself fail) and line separators.
+ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+#: Bounds of the audit label's parts: ``actor_repr`` holds 150 characters, and the
+#: command's own part (who ran it) must survive whatever free text comes before it.
+ACTOR_MAX = 80
+OS_USER_MAX = 32
+
+
+def shown(value: object) -> str:
+    """``value`` as text safe to print: every character of :data:`ESCAPED_CATEGORIES`
+    replaced by its ``\\xNN`` / ``\\uNNNN`` escape, everything else as is.
+
+    Whatever the command prints that came from its arguments or the database goes
+    through this: a user name, an IP, a reason are not the command's own text, and
+    may carry escape sequences meant for whoever reads the output.
+    """
+    text = str(value)
+    if text.isprintable():  # the usual case: nothing to escape, nothing to build
+        return text
+    return "".join(_escape(c) if unicodedata.category(c) in ESCAPED_CATEGORIES else c for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def one_line(value: str, limit: int) -> str:
+    """``value`` as one line of at most ``limit`` characters, for the audit trail: the
+    characters :func:`shown` escapes become spaces (stored, they would be replayed to
+    every later reader), runs of space become one."""
+    text = "".join(" " if unicodedata.category(c) in ESCAPED_CATEGORIES else c for c in value)
+    return " ".join(text.split())[:limit].strip()
+
+
+def os_user() -> str:
+    """The operating-system user running the command, for the audit trail.
+
+    ``getpass.getuser()`` fails when neither the environment nor the password database
+    names the user (a container running under an arbitrary uid): the kill must not fail
+    for that, so the uid stands in, or "unknown" where there is no uid.
+    """
+    try:
+        name = one_line(getpass.getuser(), OS_USER_MAX)
+    except Exception:  # OSError on Python 3.13+, KeyError before
+        name = ""
+    if name:
+        return name
+    getuid = getattr(os, "getuid", None)
+    return f"uid {getuid()}" if getuid is not None else "unknown"
+
+
+def audit_label(actor: str, system_user: str) -> str:
+    """The audit trail's "by" for a run of this command: the ``--actor`` text, if any,
+    then who ran it.
+
+    Stored as data, in English like the entry's other recorded details: it is what was
+    true when the command ran, not text for the reader's language. Never the bare free
+    text, so ``--actor admin`` cannot pass for the panel user "admin".
+    """
+    if actor:
+        return f"{actor} (killsessions, OS user {system_user})"
+    return f"killsessions, OS user {system_user}"
+
+
+def strict_ip(value: str) -> str:
+    """The address ``--ip`` names, as the index stores it; refuses anything but one
+    IPv4 or IPv6 address (surrounding whitespace aside).
+
+    The page's parser is lenient on purpose (it reads proxy headers: "[v6]:port",
+    zones); a command that ends sessions takes what the operator typed or nothing,
+    so that "[::1]junk" is not read as ``::1``.
+    """
+    text = value.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        address = None
+    scoped = isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None
+    normal = parse_ip(text) if address is not None and not scoped else None
+    if normal is None:
+        raise CommandError(
+            _(
+                '"%(value)s" is not an IP address: --ip takes one IPv4 or IPv6 address, '
+                "such as 192.0.2.1 or 2001:db8::1. Nothing was ended."
+            )
+            % {"value": shown(text[:100])}
+        )
+    return str(normal)  # an IPv4-mapped IPv6 address is stored as the IPv4 one
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether someone can answer on ``stream``: ``None`` when stdin is closed
+    (``<&-``), and a closed file raises rather than answer."""
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def find_user(value: str) -> Any:
@@ -51,7 +164,8 @@ def find_user(value: str) -> Any:
 class Command(BaseCommand):
     help = (
         "End sessions through the panel's kill service (audited, confirmed by the store). "
-        "Prints what it will do first; --dry-run stops there."
+        "Prints what it will do first, then asks before ending more than one session "
+        "(--noinput: does not ask); --dry-run stops after the plan."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,13 +176,34 @@ class Command(BaseCommand):
             help=_("End every session of this user (their %(field)s, or their ID).")
             % {"field": get_user_model().USERNAME_FIELD},
         )
-        target.add_argument("--ip", metavar="ADDR", help="End every session from this IP.")
+        target.add_argument(
+            "--ip", metavar="ADDR", help="End every session from this IP (one address)."
+        )
         target.add_argument("--all", action="store_true", help="End every session.")
         parser.add_argument(
             "--except-staff", action="store_true", help="Spare sessions of staff users."
         )
         parser.add_argument("--dry-run", action="store_true", help="Only say what would end.")
         parser.add_argument("--reason", default="", help="Recorded in the audit trail.")
+        parser.add_argument(
+            "--actor",
+            default="",
+            metavar="TEXT",
+            help=_(
+                "Who is acting (an on-call name, a ticket): recorded in the audit trail "
+                "with the operating-system user that ran the command."
+            ),
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help=_(
+                "Do not ask for confirmation before ending more than one session "
+                "(for scripts and cron)."
+            ),
+        )
 
     def handle(
         self,
@@ -79,25 +214,28 @@ class Command(BaseCommand):
         except_staff: bool,
         dry_run: bool,
         reason: str,
+        actor: str = "",
+        interactive: bool = True,
         **options: Any,
     ) -> None:
         target_user = find_user(user) if user is not None else None
+        address = strict_ip(ip) if ip is not None else None
         criteria: dict[str, Any] = {
             "user": target_user,
-            "ip": ip,
+            "ip": address,
             "all": all,
             "except_staff": except_staff,
         }
         try:
             plan = termination.kill_sessions(**criteria, dry_run=True)
         except ValueError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(shown(error)) from None
         assert isinstance(plan, termination.Preview)
         scope = (
-            f"user {target_user.get_username()}"
+            f"user {shown(target_user.get_username())}"
             if target_user is not None
-            else f"IP {ip}"
-            if ip
+            else f"IP {shown(address)}"
+            if address
             else "all sessions"
         )
         if except_staff:
@@ -110,11 +248,23 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Sessions not yet in the index end too (they are refused on their next request)."
             )
+        label = audit_label(one_line(actor, ACTOR_MAX), os_user())
+        recorded = termination._clean_reason(reason)
+        self.stdout.write(
+            _("Audit trail: by %(actor)s; reason: %(reason)s.")
+            % {"actor": shown(label), "reason": shown(recorded) if recorded else "—"}
+        )
         if dry_run:
             self.stdout.write("Dry run: nothing was ended.")
             return
+        # Kill All also ends sessions the index never saw: its count cannot say "one".
+        if interactive and (all or plan.sessions > 1) and not self.confirmed():
+            self.stdout.write(_("Cancelled: nothing was ended."))
+            return
         progress = Progress(self.stdout, plan.sessions, "Ending")
-        result = termination.kill_sessions(**criteria, reason=reason, progress=progress.advance)
+        result = termination.kill_sessions(
+            **criteria, actor=label, reason=reason, progress=progress.advance
+        )
         assert isinstance(result, termination.KillResult)
         if plan.sessions > 0 and progress.done:
             progress.finish()
@@ -125,3 +275,26 @@ class Command(BaseCommand):
         if result.failed:
             raise CommandError(summary + " See the log; run again to retry.")
         self.stdout.write(self.style.SUCCESS(summary))
+
+    def confirmed(self) -> bool:
+        """Ask, as Django's ``flush`` does, for a typed "yes".
+
+        With no terminal to ask on (cron, CI, a closed or piped stdin) this refuses
+        rather than proceed: a script that means it says ``--noinput``, and one that
+        does not must not end every session of a site because nobody was there.
+        """
+        if not is_terminal(sys.stdin):
+            raise CommandError(
+                _(
+                    "Ending these sessions needs a confirmation, and stdin is not a terminal "
+                    "to answer on: nothing was ended. Use --noinput to end them without asking."
+                )
+            )
+        try:
+            # Translators: keep 'yes' in English: the answer is compared with "yes".
+            answer = input(_("Type 'yes' to end them, or anything else to cancel: "))
+        except EOFError:
+            return False
+        except KeyboardInterrupt:
+            raise CommandError(_("Cancelled: nothing was ended.")) from None
+        return answer.strip() == "yes"

@@ -10,7 +10,11 @@
  * - the live refresh: polls are skipped while a dialog is open or the page is hidden,
  *   and the list refreshes as soon as the page is visible again;
  * - keyboard focus survives a refresh, and "Load more" (which appends the next rows)
- *   moves it to the first new row.
+ *   moves it to the first new row;
+ * - a refresh sends the tag of the list it shows (If-None-Match) and keeps the list on
+ *   a 304; it never aborts nor is aborted (an abort is a console error in htmx): a
+ *   refresh waits while another request of the page is out, and the answer of one
+ *   sent before a search, a kill or "Load more" is dropped, not swapped over it.
  */
 "use strict";
 
@@ -20,6 +24,12 @@
   let pendingFocus = null;
   let focusRowIndex = null;
   let focusListAfterSwap = false;
+  // The list's tag as the last refresh or search answered it (freshness.py).
+  let listTag = null;
+  // Every request of the page but the refresh moves the list on a generation; a refresh
+  // answered after that is stale. ``busy``: such requests still out.
+  let generation = 0;
+  let busy = 0;
 
   document.documentElement.classList.add("sp-js");
 
@@ -46,6 +56,40 @@
     if (all) {
       setPressed(all, revealAll);
     }
+  }
+
+  // Risk flags are disclosures: the ones open stay open across a refresh.
+  const openFlags = new Set();
+
+  function flagKey(details) {
+    const flag = details.closest("li[data-sp-flag]");
+    const row = details.closest("tr[data-handle]");
+    return flag && row ? row.dataset.handle + ":" + flag.dataset.spFlag : null;
+  }
+
+  // "toggle" does not bubble: listened for while it goes down (capture).
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      const details = event.target;
+      const key = details instanceof HTMLDetailsElement ? flagKey(details) : null;
+      if (key) {
+        if (details.open) {
+          openFlags.add(key);
+        } else {
+          openFlags.delete(key);
+        }
+      }
+    },
+    true,
+  );
+
+  function applyFlags() {
+    document.querySelectorAll("#sp-results li[data-sp-flag] > details").forEach(function (d) {
+      if (!d.open && openFlags.has(flagKey(d))) {
+        d.open = true;
+      }
+    });
   }
 
   function toggleBadge(badge) {
@@ -199,21 +243,73 @@
 
   // -- htmx: pause the poll, keep focus and revealed IPs across swaps ---------------
 
+  // The list's answers, judged where htmx lets an extension judge them: on the swap's
+  // target (hx-ext="sp-list" on #sp-results). A document listener would miss a refresh
+  // whose target a newer answer has replaced: its events no longer reach the document.
+  function judgeAnswer(detail) {
+    const xhr = detail.xhr;
+    if (xhr.spGeneration !== undefined && xhr.spGeneration !== generation) {
+      // A refresh sent before a search, a kill or "Load more" that has answered since.
+      detail.shouldSwap = false;
+      return;
+    }
+    if (xhr.status === 304) {
+      // Nothing changed: keep the list, say when it was checked.
+      detail.shouldSwap = false;
+      const updated = document.querySelector("#sp-footer .sp-updated time");
+      const text = xhr.getResponseHeader("SP-Updated");
+      if (updated && text) {
+        updated.textContent = decodeURIComponent(text);
+        updated.setAttribute("datetime", new Date().toISOString());
+      }
+      return;
+    }
+    if (detail.shouldSwap) {
+      // The tag of what is about to be shown (none after a kill or "Load more").
+      listTag = xhr.getResponseHeader("ETag");
+    }
+  }
+
+  if (window.htmx) {
+    window.htmx.defineExtension("sp-list", {
+      onEvent: function (name, event) {
+        if (name === "htmx:beforeSwap") {
+          judgeAnswer(event.detail);
+        }
+      },
+    });
+  }
+
   document.addEventListener("htmx:confirm", function (event) {
-    if (isPoll(event.target) && (document.hidden || document.querySelector("dialog[open]"))) {
+    if (
+      isPoll(event.target) &&
+      (document.hidden || busy > 0 || document.querySelector("dialog[open]"))
+    ) {
       event.preventDefault();
+    }
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (isPoll(event.detail.elt) && listTag) {
+      event.detail.headers["If-None-Match"] = listTag;
     }
   });
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     const element = event.detail.elt;
+    const xhr = event.detail.xhr;
+    if (isPoll(element)) {
+      xhr.spGeneration = generation;
+      return;
+    }
+    generation += 1;
+    busy += 1;
+    // Whatever becomes of it (answer, error, abort), and wherever its element went.
+    xhr.addEventListener("loadend", function () {
+      busy -= 1;
+    });
     if (element && element.dataset && element.dataset.spMore) {
       focusRowIndex = Number(element.dataset.spMore);
-      // A refresh in flight would answer with the list as it was before these rows.
-      const poller = byId("sp-poller");
-      if (poller && window.htmx) {
-        window.htmx.trigger(poller, "htmx:abort");
-      }
     }
   });
 
@@ -247,6 +343,7 @@
 
   document.addEventListener("htmx:afterSettle", function (event) {
     applyReveal();
+    applyFlags();
     const swapped = event.target instanceof Element ? event.target.id : "";
     if (swapped !== "sp-results" && swapped !== "sp-rows") {
       return; // an out-of-band piece (badge, count): focus is the results' business

@@ -105,7 +105,10 @@ class Wsgi:
 
         def start_response(value: str, headers: Any, exc_info: Any = None) -> None:
             status.append(value)
-            self.last_headers = dict(headers)
+            merged: dict[str, str] = {}
+            for name, value in headers:  # Set-Cookie may come more than once
+                merged[name] = f"{merged[name]}, {value}" if name in merged else value
+            self.last_headers = merged
 
         response = self.handler(dict(environ), start_response)
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Coalesce
-from django.utils.timesince import timesince, timeuntil
+from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -207,8 +207,9 @@ class Row:
     flags: tuple[Flag, ...] = ()
     #: ``ip`` is masked: the viewer may not see full addresses.
     ip_masked: bool = False
-    #: How long ago the session was last seen ("5 minutes"); empty under a minute.
-    seen_ago: str = ""
+    #: The session's user is a superuser (from the user the row query joins already):
+    #: a lesser admin is offered no Kill on it (``PROTECT_SUPERUSERS``).
+    is_superuser: bool = False
 
     @property
     def is_authenticated(self) -> bool:
@@ -289,8 +290,6 @@ def filtered(
 
 #: Sorts a page can merge from per-branch results: the same order in Python as in SQL.
 _MERGEABLE = (SORT_LAST_SEEN, "expiry")
-#: Under this, "just now": "0 minutes ago" reads as a fault.
-_A_MINUTE = timedelta(minutes=1)
 
 
 def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
@@ -313,9 +312,7 @@ def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
         is_current=bool(record.is_current),
         flags=tuple(found),
         ip_masked=not reveal_ip and record.ip is not None,
-        seen_ago=timesince(record.last_seen, now, depth=1)
-        if now - record.last_seen >= _A_MINUTE
-        else "",
+        is_superuser=user is not None and getattr(user, "is_superuser", False) is True,
     )
 
 

@@ -41,7 +41,6 @@ class Labels:
     risk_flags: str
     application: str
     last_seen: str
-    seen_now: str
     expires: str
     authenticated: str
     guest: str
@@ -55,9 +54,10 @@ class Labels:
     logs_you_out: str
     #: Not escaped: formatted with the row's values first, then escaped whole.
     expires_in: str
-    seen_ago: str
     kill_own: str
     kill_other: str
+    only_superusers: str
+    superuser_only: str
 
     @classmethod
     def current(cls) -> Labels:
@@ -69,7 +69,6 @@ class Labels:
             risk_flags=escape(_("Risk flags")),
             application=escape(_("Application")),
             last_seen=escape(_("Last seen")),
-            seen_now=escape(_("just now")),
             expires=escape(_("Expires")),
             authenticated=escape(_("Authenticated")),
             guest=escape(_("Guest")),
@@ -82,9 +81,11 @@ class Labels:
             kill=escape(_("Kill")),
             logs_you_out=escape(_("Logs you out")),
             expires_in=_("in %(delta)s"),
-            seen_ago=_("%(delta)s ago"),
             kill_own=_("Kill session %(id)s, your own session"),
             kill_other=_("Kill session %(id)s of %(user)s"),
+            only_superusers=escape(_("Only a superuser can end this session.")),
+            # Short, where the Kill button would be: the sentence above is read out.
+            superuser_only=escape(_("Superuser only")),
         )
 
 
@@ -191,8 +192,13 @@ def render_rows(
     changelist_url: str,
     kill_url: str | None,
     csrf_token: str = "",
+    superusers_protected: bool = False,
 ) -> SafeString:
-    """The ``<tr>`` of each row; ``kill_url`` ``None`` leaves out the Kill column."""
+    """The ``<tr>`` of each row; ``kill_url`` ``None`` leaves out the Kill column.
+
+    ``superusers_protected``: the viewer may not end superusers' sessions, so a
+    superuser's row says so where its Kill button would be (the view refuses anyway).
+    """
     labels = Labels.current()
     changelist = escape(changelist_url)
     status = {
@@ -206,6 +212,7 @@ def render_rows(
     )
     action = escape(kill_url) if kill_url is not None else ""
     parts: list[str] = []
+    today = _local(timezone.now()).date()
     for row in rows:
         expiry = _local(row.expiry)
         handle = escape(row.handle)
@@ -214,10 +221,21 @@ def render_rows(
             if kill_url is not None
             else ""
         )
+        if kill_url is not None and superusers_protected and row.is_superuser:
+            action_cell = (
+                f'\n    <td class="sp-cell-action"><span class="sp-protected" '
+                f'title="{labels.only_superusers}"><span aria-hidden="true">'
+                f"{labels.superuser_only}</span>"
+                f'<span class="sp-visually-hidden">{labels.only_superusers}</span></span></td>'
+            )
         expires_in = escape(labels.expires_in % {"delta": row.expires_in})
+        # When, not how long ago: "5 minutes ago" would change every minute on every
+        # row, and the live refresh could never answer "unchanged" (freshness.py).
         seen = _local(row.last_seen)
-        seen_ago = (
-            escape(labels.seen_ago % {"delta": row.seen_ago}) if row.seen_ago else labels.seen_now
+        seen_text = escape(
+            localized_date(seen, "TIME_FORMAT")
+            if seen.date() == today
+            else localized_date(seen, "SHORT_DATETIME_FORMAT")
         )
         parts.append(
             f'\n  <tr class="sp-row{" sp-current" if row.is_current else ""}" '
@@ -227,7 +245,7 @@ def render_rows(
             f"{escape(row.application or '—')}</td>\n"
             f'    <td class="sp-cell-seen" data-label="{labels.last_seen}">'
             f'<time datetime="{escape(date_format(seen, "c"))}" '
-            f'title="{escape(localized_date(seen, "DATETIME_FORMAT"))}">{seen_ago}</time></td>\n'
+            f'title="{escape(localized_date(seen, "DATETIME_FORMAT"))}">{seen_text}</time></td>\n'
             f'    <td class="sp-cell-expires" data-label="{labels.expires}">\n'
             f'      <time datetime="{escape(date_format(expiry, "c"))}">'
             f"{escape(localized_date(expiry, 'DATETIME_FORMAT'))}</time>\n"
@@ -255,4 +273,5 @@ def context_rows(context: Any, rows: Iterable[Row]) -> SafeString:
         changelist_url=urls.get("changelist", ""),
         kill_url=kill_url,
         csrf_token="" if token == "NOTPROVIDED" else token,  # as {% csrf_token %} does
+        superusers_protected=bool(context.get("superusers_protected")),
     )

@@ -336,3 +336,24 @@ def test_reasons_and_actors_are_printed_escaped(prompts, make_session, os_user):
     output = run("--all", "--reason", "ok\u202egnp.exe\x1b[2J", "--actor", "Ann\u200f")
     assert "reason: ok\\u202egnp.exe [2J." in output  # stored: controls as spaces
     assert raw_controls(output) == []
+
+
+def test_the_signal_keeps_its_contract_actor_is_a_user_or_none(make_session, os_user):
+    """Receivers may call ``actor.get_username()``: the command's label is never sent as
+    ``actor`` (it would raise after the sessions ended), but as ``actor_repr``."""
+    from sessions_panel.signals import session_killed
+
+    received: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        received.append(kwargs)
+
+    session_killed.connect(receiver, dispatch_uid="test-contract")
+    try:
+        make_session()
+        run("--all", "--noinput", "--actor", "Ann")
+    finally:
+        session_killed.disconnect(dispatch_uid="test-contract")
+    assert len(received) == 1
+    assert received[0]["actor"] is None
+    assert received[0]["actor_repr"].startswith("Ann (killsessions, OS user ")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from django.test import Client
+from django.utils import formats, timezone
 
 from sessions_panel import termination
 from sessions_panel.models import SessionRecord
-from tests.page_support import HTMX, body, page_url
+from tests.page_support import HTMX, body, page_url, row_html
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +145,32 @@ def test_behind_gzip_middleware_the_weak_tag_it_passes_on_still_answers_304(
 
     assert again.status_code == 304
     assert again.content == b""
+
+
+def test_minutes_passing_leave_an_unchanged_list_unchanged(
+    admin_client: Client, crowd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row says when it was last seen, not how long ago: "5 minutes ago" changed every
+    minute on every row, and a refresh of 50 rows almost never found the list unchanged."""
+    tag = poll(admin_client)["ETag"]
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(minutes=7))
+
+    assert poll(admin_client, tag).status_code == 304
+
+
+def test_a_row_says_when_it_was_last_seen(admin_client: Client, crowd: Any) -> None:
+    record = SessionRecord.objects.filter(user__username="user2").get()
+    earlier = timezone.now() - timedelta(days=3)
+    SessionRecord.objects.filter(pk=record.pk).update(last_seen=earlier)
+
+    html = body(poll(admin_client))
+
+    row = row_html(html, record.handle)
+    shown = formats.date_format(timezone.localtime(earlier), "SHORT_DATETIME_FORMAT")
+    assert '<td class="sp-cell-seen" data-label="Last seen"><time datetime=' in row
+    assert f">{shown}</time></td>" in row
+    today = row_html(html, SessionRecord.objects.get(user__username="user3").handle)
+    assert re.search(
+        r'<td class="sp-cell-seen"[^>]*><time [^>]*>\d{1,2}:\d{2} [ap]\.m\.</time>', today
+    )

@@ -1,7 +1,8 @@
 """axe-core on every state of the page: no serious or critical violation in what the
 panel owns (the page's content, its dialogs), at desktop light and dark, tablet and
-phone, each dialog open, a search with results and one with none, after a kill, and
-the audit trail. Violations in the admin's own chrome (header, sidebar) are Django's.
+phone, each dialog open (kill one, kill matching, kill a user's, Kill All), a search
+with results and one with none, after a kill, and the audit trail. Violations in the
+admin's own chrome (header, sidebar) are Django's.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def test_no_serious_violation_in_any_state(
     found["page"] = serious(page)
     page.goto(PANEL_URL + "?q=alice")
     found["search"] = serious(page)
+    page.locator("#sp-kill-matching-open").click()
+    expect(page.locator("#sp-kill-matching-dialog")).to_be_visible()
+    found["kill matching dialog"] = serious(page)
+    page.keyboard.press("Escape")
+    page.goto(f"{PANEL_URL}?user={seeded.user_id}")
+    page.locator("#sp-kill-user-open").click()
+    expect(page.locator("#sp-kill-user-dialog")).to_be_visible()
+    found["kill user dialog"] = serious(page)
+    page.keyboard.press("Escape")
     page.goto(PANEL_URL + "?q=nobody-at-all")
     found["no results"] = serious(page)
     page.goto(PANEL_URL)

@@ -51,6 +51,14 @@ WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 INDEX_TABLE = SessionRecord._meta.db_table
 USER_TABLE = get_user_model()._meta.db_table
 
+#: Every session policy on, for the middleware's cost with them (bounds no session of
+#: the bench's: the admin logged in just now and is using the site).
+POLICIES_ON = {
+    "IDLE_TIMEOUT": 8 * 3600,
+    "ABSOLUTE_LIFETIME": 30 * 86400,
+    "MAX_SESSIONS_PER_USER": 1000,
+}
+
 SEARCHES = {
     "search_user": "olivia",  # a first name: about 2 % of users
     "search_ip": RARE_NETWORK,
@@ -478,8 +486,26 @@ class Bench:
             plain = Wsgi(WSGIHandler())
         for key, path in (("mw_whoami", WHOAMI), ("mw_admin", ADMIN_INDEX)):
             self.middleware_ratio(key, path, tracked, plain)
+        self.middleware_policies(tracked, plain)
         self.middleware_queries(tracked, plain)
         self.middleware_profile(tracked)
+
+    def middleware_policies(self, tracked: Wsgi, plain: Wsgi) -> None:
+        """The trivial view again with every session policy on: the load decides idle
+        and lifetime from what it reads anyway, so the ratio should not move."""
+        panel = dict(getattr(settings, "SESSIONS_PANEL", {}) or {})
+        with override_settings(SESSIONS_PANEL={**panel, **POLICIES_ON}):
+            self.middleware_ratio("mw_whoami_policies", WHOAMI, tracked, plain)
+            environ = tracked.environ(WHOAMI, session_key=self.admin_key)
+            tracked.call(environ)
+            queries = self._queries(tracked, environ)
+        writes = [sql for sql in queries if WRITE_SQL.match(sql)]
+        self.put(
+            "mw_queries_policies",
+            len(queries),
+            f"{len(queries)} ({len(writes)} writes)",
+            note="authenticated request, last-seen fresh, " + ", ".join(POLICIES_ON),
+        )
 
     def middleware_ratio(self, key: str, path: str, tracked: Wsgi, plain: Wsgi) -> None:
         environ = tracked.environ(path, session_key=self.admin_key)

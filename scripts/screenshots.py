@@ -23,6 +23,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGE = "/admin/sessions_panel/sessionrecord/"
+ACCOUNT_PAGE = "/account/sessions/"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -131,6 +132,18 @@ def main() -> None:
                     page.click("[data-sp-open=sp-kill-all-dialog]")
                     page.wait_for_selector("#sp-kill-all-dialog[open]")
                 page.screenshot(path=str(DOCS / name), full_page=not dialog)
+                context.close()
+                print("wrote", DOCS / name)
+            # "Your sessions", as the admin (any signed-in user) sees their own.
+            for name, options in (
+                ("your-sessions.png", {"viewport": {"width": 1024, "height": 700}}),
+                ("your-sessions-phone.png", dict(PHONE)),
+            ):
+                context = browser.new_context(base_url=base, storage_state=state, **options)
+                page = context.new_page()
+                page.goto(ACCOUNT_PAGE)
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=str(DOCS / name), full_page=True)
                 context.close()
                 print("wrote", DOCS / name)
             browser.close()

@@ -17,6 +17,7 @@ class SessionsPanelConfig(AppConfig):
         usertext.connect()
 
         register(Tags.security)(checks.check_settings)
+        register(Tags.security)(checks.check_policies)
         register(Tags.compatibility)(checks.check_engine)
         register(Tags.compatibility)(checks.check_middleware)
         register(Tags.admin, Tags.urls)(checks.check_admin_sites)

@@ -3,7 +3,8 @@
 E001 engine not tracked · E002 signed-cookie sessions · E003 middleware missing ·
 E004 middleware misordered · E005 django-htmx middleware missing ·
 E006 unknown ``SESSIONS_PANEL`` key · E007 invalid ``SESSIONS_PANEL`` value ·
-W001 an admin site lists users but not the Sessions page.
+W001 an admin site lists users but not the Sessions page ·
+W002 ``IDLE_TIMEOUT`` under twice ``LAST_SEEN_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -105,9 +106,15 @@ def _invalid_value(name: str, value: Any) -> str | None:
         "HISTORY_RETENTION_DAYS",
         "AUDIT_RETENTION_DAYS",
         "REAUTH_WINDOW",
+        "REAUTH_MAX_FAILURES",
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return "a whole number of 0 or more"
+    elif name == "REAUTH_LOCKOUT":
+        # 0 would be no lock-out at all, and no window to count failures in: a limit
+        # that never holds. REAUTH_MAX_FAILURES = 0 is how to turn it off.
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            return "a whole number of 1 or more (seconds)"
     elif name in ("PAGE_SIZE", "USER_AGENT_MAX_LENGTH"):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 512:
             return "a whole number from 1 to 512"
@@ -122,9 +129,25 @@ def _invalid_value(name: str, value: Any) -> str | None:
     elif name == "IP_STORAGE":
         if value not in ("full", "truncated", "none"):
             return '"full", "truncated" or "none"'
-    elif name in ("STORE_USER_AGENT", "END_SESSIONS_ON_PASSWORD_CHANGE"):
+    elif name in ("STORE_USER_AGENT", "END_SESSIONS_ON_PASSWORD_CHANGE", "PROTECT_SUPERUSERS"):
         if not isinstance(value, bool):
             return "True or False"
+    elif name == "ACCOUNT_BASE_TEMPLATE":
+        if not isinstance(value, str) or not value:
+            return "a template name"
+    elif name in ("IDLE_TIMEOUT", "ABSOLUTE_LIFETIME", "MAX_SESSIONS_PER_USER"):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            if name == "MAX_SESSIONS_PER_USER":
+                return "None or 0 (no cap), or a whole number of sessions (1 or more)"
+            return "None or 0 (off), or a whole number of seconds (1 or more)"
+    elif name == "MAX_SESSIONS_ACTION":
+        if value not in ("end_oldest", "refuse"):
+            return '"end_oldest" or "refuse"'
+    elif name == "MAX_SESSIONS_RESOLVER" and value is not None and not callable(value):
+        if not _imports_callable(value):
+            return "None or the dotted path of a callable (user) -> int | None"
     elif name == "APPLICATION_RESOLVER" and value is not None and not callable(value):
         # A non-string would crash import_string; a path to a non-callable would fail
         # every request.
@@ -135,6 +158,43 @@ def _invalid_value(name: str, value: Any) -> str | None:
         if not callable(target):
             return "None or the dotted path of a callable (request) -> str"
     return None
+
+
+def _imports_callable(value: Any) -> bool:
+    """Whether ``value`` is the dotted path of a callable (a non-string would crash
+    ``import_string``; a path to a non-callable would fail every use)."""
+    try:
+        target = import_string(value) if isinstance(value, str) else None
+    except ImportError:
+        target = None
+    return callable(target)
+
+
+def check_policies(**kwargs: Any) -> list[CheckMessage]:
+    """W002: an idle timeout the "last seen" writes are too coarse to keep.
+
+    "Last seen" is written at most every ``LAST_SEEN_INTERVAL`` seconds, so a session
+    in use may look that much idler than it is: with ``IDLE_TIMEOUT`` under twice the
+    interval, a session used steadily could be refused.
+    """
+    config = getattr(settings, "SESSIONS_PANEL", {})
+    if not isinstance(config, Mapping):
+        return []
+    idle = config.get("IDLE_TIMEOUT", DEFAULTS["IDLE_TIMEOUT"])
+    interval = config.get("LAST_SEEN_INTERVAL", DEFAULTS["LAST_SEEN_INTERVAL"])
+    valid = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (idle, interval))
+    if not valid or not idle or idle >= 2 * interval:
+        return []  # off, or invalid (E007 says so)
+    return [
+        Warning(
+            f"SESSIONS_PANEL['IDLE_TIMEOUT'] ({idle} s) is less than twice "
+            f'LAST_SEEN_INTERVAL ({interval} s): "last seen" is written at most once per '
+            "interval, so a session in use could be refused as idle.",
+            hint=f"Raise IDLE_TIMEOUT to {2 * interval} or more, or lower LAST_SEEN_INTERVAL "
+            f"to {idle // 2} or less.",
+            id="sessions_panel.W002",
+        )
+    ]
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:

@@ -43,9 +43,35 @@ DEFAULTS: Mapping[str, Any] = {
     # Seconds after a login or password check during which Kill All and filter-wide
     # kills do not ask for the password again (0: never ask).
     "REAUTH_WINDOW": 600,
+    # Wrong passwords at that prompt, per admin account (all their sessions, every
+    # server), within REAUTH_LOCKOUT seconds, that lock it (0: never locks).
+    "REAUTH_MAX_FAILURES": 5,
+    # Seconds the prompt stays locked (even the right password is refused); also how
+    # long a wrong password counts towards REAUTH_MAX_FAILURES.
+    "REAUTH_LOCKOUT": 300,
+    # Only a superuser may end a superuser's sessions: lesser staff are refused one
+    # session or kill-user, and their Kill All and filter-wide kills spare them.
+    "PROTECT_SUPERUSERS": True,
     # End a user's other sessions when their password changes (their current session,
     # re-keyed by update_session_auth_hash, stays).
     "END_SESSIONS_ON_PASSWORD_CHANGE": False,
+    # The template "Your sessions" extends (blocks ``title`` and ``content``): the
+    # host's own base, so the page sits in the site's layout.
+    "ACCOUNT_BASE_TEMPLATE": "sessions_panel/account/base.html",
+    # Session policies (see sessions_panel.policies). Seconds a session may go unused
+    # before it is refused (None or 0: no limit); precision is LAST_SEEN_INTERVAL.
+    "IDLE_TIMEOUT": None,
+    # Seconds an authenticated session may live after its login, however active
+    # (None or 0: no limit).
+    "ABSOLUTE_LIFETIME": None,
+    # Live sessions one user may hold at once (None or 0: no limit); guests never count.
+    "MAX_SESSIONS_PER_USER": None,
+    # At a login over the cap: "end_oldest" ends the user's oldest sessions, "refuse"
+    # refuses the login.
+    "MAX_SESSIONS_ACTION": "end_oldest",
+    # Dotted path to a callable ``(user) -> int | None``: that user's cap (0: none),
+    # or None for MAX_SESSIONS_PER_USER.
+    "MAX_SESSIONS_RESOLVER": None,
 }
 
 
@@ -124,6 +150,22 @@ class Settings:
         return int(get("REAUTH_WINDOW"))
 
     @property
+    def REAUTH_MAX_FAILURES(self) -> int:
+        return int(get("REAUTH_MAX_FAILURES"))
+
+    @property
+    def REAUTH_LOCKOUT(self) -> int:
+        return int(get("REAUTH_LOCKOUT"))
+
+    @property
+    def PROTECT_SUPERUSERS(self) -> bool:
+        return bool(get("PROTECT_SUPERUSERS"))
+
+    @property
+    def ACCOUNT_BASE_TEMPLATE(self) -> str:
+        return str(get("ACCOUNT_BASE_TEMPLATE"))
+
+    @property
     def GUEST_SWARM_THRESHOLD(self) -> int:
         return int(get("GUEST_SWARM_THRESHOLD"))
 
@@ -138,6 +180,34 @@ class Settings:
     @property
     def END_SESSIONS_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(get("END_SESSIONS_ON_PASSWORD_CHANGE"))
+
+    @property
+    def IDLE_TIMEOUT(self) -> int:
+        """Seconds; 0 when off (``None`` or ``0``)."""
+        return int(get("IDLE_TIMEOUT") or 0)
+
+    @property
+    def ABSOLUTE_LIFETIME(self) -> int:
+        """Seconds; 0 when off (``None`` or ``0``)."""
+        return int(get("ABSOLUTE_LIFETIME") or 0)
+
+    @property
+    def MAX_SESSIONS_PER_USER(self) -> int:
+        """Sessions; 0 when off (``None`` or ``0``)."""
+        return int(get("MAX_SESSIONS_PER_USER") or 0)
+
+    @property
+    def MAX_SESSIONS_ACTION(self) -> str:
+        return str(get("MAX_SESSIONS_ACTION"))
+
+    @property
+    def MAX_SESSIONS_RESOLVER(self) -> Callable[[Any], int | None] | None:
+        path = get("MAX_SESSIONS_RESOLVER")
+        if path is None:
+            return None
+        if callable(path):
+            return path  # type: ignore[no-any-return]
+        return import_string(path)  # type: ignore[no-any-return]
 
 
 conf = Settings()

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from sessions_panel import policies
 from sessions_panel.conf import conf
 from sessions_panel.models import SeenAddress, SessionRecord
 
@@ -22,12 +23,14 @@ MULTIPLE = "multiple"
 NEW_IP = "new-ip"
 SWARM = "swarm"
 CHANGED = "changed"
+AT_CAP = "at-cap"
 
 LABELS = {
     MULTIPLE: _("Multiple sessions"),
     NEW_IP: _("New IP"),
     SWARM: _("Guest swarm"),
     CHANGED: _("IP or browser changed"),
+    AT_CAP: _("Session limit reached"),
 }
 
 # A session notes its address when it is created; this much slack covers the gap.
@@ -82,10 +85,27 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
         )
 
     threshold = conf.GUEST_SWARM_THRESHOLD
+    caps = _caps(rows) if policies.cap_configured() else {}
     result: dict[int, list[Flag]] = {}
     for row in rows:
         flags: list[Flag] = []
         count = per_user.get(row.user_id, 0)
+        cap = caps.get(row.user_id, 0)
+        if row.user_id is not None and cap and count >= cap:
+            flags.append(
+                Flag(
+                    AT_CAP,
+                    f"{LABELS[AT_CAP]} ({count}/{cap})",
+                    ngettext(
+                        "This user has %(n)d live session, the most allowed "
+                        "(a new login ends the oldest or is refused).",
+                        "This user has %(n)d live sessions, the most allowed is %(max)d "
+                        "(a new login ends the oldest or is refused).",
+                        count,
+                    )
+                    % {"n": count, "max": cap},
+                )
+            )
         if row.user_id is not None and count > 1:
             flags.append(
                 Flag(
@@ -135,6 +155,20 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
     return result
 
 
+def _caps(rows: Sequence[SessionRecord]) -> dict[Any, int]:
+    """Each listed user's session cap (``MAX_SESSIONS_PER_USER``, or what
+    ``MAX_SESSIONS_RESOLVER`` says for them: asked once per user, with the user the
+    page's row query has loaded)."""
+    if conf.MAX_SESSIONS_RESOLVER is None:
+        cap = conf.MAX_SESSIONS_PER_USER
+        return {row.user_id: cap for row in rows if row.user_id is not None}
+    caps: dict[Any, int] = {}
+    for row in rows:
+        if row.user_id is not None and row.user_id not in caps and row.user is not None:
+            caps[row.user_id] = policies.cap_for(row.user)
+    return caps
+
+
 def _is_new(first_seen: Any, history_start: Any, row: SessionRecord) -> bool:
     # New: the address first appeared with this session, and the user has older history.
     return bool(first_seen >= row.created - _SLACK and history_start < row.created - _SLACK)
@@ -166,6 +200,13 @@ def filter_rows(rows: QuerySet[SessionRecord], code: str) -> QuerySet[SessionRec
             user_id=OuterRef("user_id"), first_seen__lt=OuterRef("created") - _SLACK
         )
         return rows.filter(Exists(introduced), Exists(older))
+    if code == AT_CAP:
+        cap = conf.MAX_SESSIONS_PER_USER
+        if not cap or conf.MAX_SESSIONS_RESOLVER is not None:
+            return rows.none()  # per-user caps: no filter (see codes())
+        # At least ``cap`` live sessions of the user: a row at that offset exists.
+        same_user = live.filter(user_id=OuterRef("user_id")).order_by("pk")
+        return rows.filter(user__isnull=False).filter(Exists(same_user[cap - 1 : cap]))
     if code == CHANGED:
         return rows.filter(
             ~Q(ip=F("initial_ip"))
@@ -177,4 +218,7 @@ def filter_rows(rows: QuerySet[SessionRecord], code: str) -> QuerySet[SessionRec
 
 
 def codes() -> Iterable[tuple[str, str]]:
-    return [(code, str(label)) for code, label in LABELS.items()]
+    """The flags the list can be filtered by. "Session limit reached" only with one cap
+    for everyone: a cap per user (``MAX_SESSIONS_RESOLVER``) is no SQL filter."""
+    offered = conf.MAX_SESSIONS_PER_USER and conf.MAX_SESSIONS_RESOLVER is None
+    return [(code, str(label)) for code, label in LABELS.items() if code != AT_CAP or offered]

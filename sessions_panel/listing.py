@@ -32,7 +32,7 @@ from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sessions_panel import cursor, flags, privacy, records, search
+from sessions_panel import cursor, flags, policies, privacy, records, search
 from sessions_panel.flags import Flag
 from sessions_panel.models import SessionRecord
 from sessions_panel.useragent import describe
@@ -210,6 +210,11 @@ class Row:
     #: The session's user is a superuser (from the user the row query joins already):
     #: a lesser admin is offered no Kill on it (``PROTECT_SUPERUSERS``).
     is_superuser: bool = False
+    #: When ``IDLE_TIMEOUT`` will end the session if it is not used again, and when
+    #: ``ABSOLUTE_LIFETIME`` will end it: fixed moments, never countdowns (the live
+    #: refresh answers "unchanged" only if time passing changes no row).
+    idle_out: datetime | None = None
+    lifetime_end: datetime | None = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -294,6 +299,7 @@ _MERGEABLE = (SORT_LAST_SEEN, "expiry")
 
 def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
     user = record.user
+    idle_out, lifetime_end = policies.ends(record)
     return Row(
         handle=record.handle,
         short_id=record.short_id,
@@ -313,6 +319,8 @@ def _row(record: Any, now: datetime, found: list[Flag], reveal_ip: bool) -> Row:
         flags=tuple(found),
         ip_masked=not reveal_ip and record.ip is not None,
         is_superuser=user is not None and getattr(user, "is_superuser", False) is True,
+        idle_out=idle_out,
+        lifetime_end=lifetime_end,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from sessions_panel import policies
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.client import RequestClient
 from sessions_panel.conf import conf
@@ -48,6 +49,8 @@ class SessionsPanelMiddleware:
             response = self.get_response(request)
         finally:
             _current.reset(token)
+        # A login the session cap refused: back to the login form (MAX_SESSIONS_ACTION).
+        response = policies.back_to_login(request, response)
         self._touch(request, session, response)
         return response
 

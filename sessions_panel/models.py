@@ -62,6 +62,15 @@ class SessionRecord(models.Model):
     # every epoch refuses. Kept out of the session data so the application never sees it.
     issued = models.FloatField(null=True, blank=True, editable=False)
     last_seen = models.DateTimeField(_("last seen"))
+    # "Last seen" again, by the database's clock (seconds since the Unix epoch), written
+    # with it: what IDLE_TIMEOUT compares with (see :mod:`sessions_panel.policies`).
+    # ``None`` on rows from before it was kept, until their next "last seen" write.
+    seen = models.FloatField(null=True, blank=True, editable=False)
+    # When the session's user logged in (``login()``), by the database's clock: what
+    # ABSOLUTE_LIFETIME counts from. A re-key (``cycle_key``: a password change) keeps
+    # it; ``None`` for a guest, or a session logged in before it was kept (the issue
+    # time stands in then).
+    logged_in = models.FloatField(null=True, blank=True, editable=False)
     expiry = models.DateTimeField(_("expires"))
     # When the session's user last proved their password (login or the panel's
     # re-authentication), by the app host's clock: Kill All asks again after a while.
@@ -170,11 +179,19 @@ class AuditEntry(models.Model):
     SCOPE_USER = "user"
     SCOPE_ALL = "all"
     SCOPE_FILTER = "filter"
+    #: Not a kill: a wrong password (or an attempt while locked out) at the prompt
+    #: before a multi-session kill, kept with ``requested = killed = 0``.
+    SCOPE_REAUTH = "reauth"
+    #: Ended by a session policy (``IDLE_TIMEOUT``, ``ABSOLUTE_LIFETIME``,
+    #: ``MAX_SESSIONS_PER_USER``): the reason says which.
+    SCOPE_POLICY = "policy"
     SCOPE_CHOICES = [
         (SCOPE_SESSION, _("one session")),
         (SCOPE_USER, _("all sessions of a user")),
         (SCOPE_ALL, _("all sessions")),
         (SCOPE_FILTER, _("sessions matching a filter")),
+        (SCOPE_REAUTH, _("re-authentication")),
+        (SCOPE_POLICY, _("session policy")),
     ]
 
     created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -193,6 +210,9 @@ class AuditEntry(models.Model):
     requested = models.PositiveIntegerField(_("sessions targeted"), default=0)
     killed = models.PositiveIntegerField(_("sessions ended"), default=0)
     failed = models.PositiveIntegerField(_("sessions not ended"), default=0)
+    # Superusers' sessions a lesser admin's Kill All or filter-wide kill left alone
+    # (PROTECT_SUPERUSERS): neither targeted nor failed, and the entry says so.
+    spared = models.PositiveIntegerField(_("superusers' sessions spared"), default=0)
     user_ids = models.JSONField(_("users"), default=list, blank=True)
     short_ids = models.JSONField(_("session IDs"), default=list, blank=True)
     detail = models.TextField(_("detail"), blank=True)
@@ -211,6 +231,36 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} · {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class ReauthThrottle(models.Model):
+    """Wrong passwords at the re-authentication prompt, per admin account.
+
+    One row per account, shared by all of its sessions and every app server: kept in
+    the database, because a cache may be local to each process, and a limit per
+    process is no limit. Times are the database's clock (:mod:`sessions_panel.clock`),
+    so servers whose clocks disagree agree on when a lock-out ends. A right password
+    outside a lock-out deletes the row; see :mod:`sessions_panel.reauth`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+    )
+    #: Wrong passwords since ``since``.
+    failures = models.PositiveIntegerField(default=0)
+    #: When the first failure still counted was made (seconds since the Unix epoch).
+    since = models.FloatField()
+    #: Until when the prompt refuses every password, when it is locked.
+    locked_until = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}: {self.failures}"
 
 
 class UserSearchText(models.Model):

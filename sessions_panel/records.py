@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
+from django.db import router
 from django.utils import timezone
 
 from sessions_panel import revocation
@@ -133,6 +134,8 @@ def upsert(
         last_seen=now,
         expiry=expiry,
         issued=DatabaseNow() if issued else None,
+        # "Last seen" by the database's clock, for IDLE_TIMEOUT (one clock decides).
+        seen=DatabaseNow(),
         initial_ip=metadata.get("ip"),
         initial_user_agent=metadata.get("user_agent", ""),
         **metadata,
@@ -141,7 +144,7 @@ def upsert(
         [record],
         update_conflicts=True,
         unique_fields=["session_key"],
-        update_fields=["user", "last_seen", "expiry", *metadata],
+        update_fields=["user", "last_seen", "seen", "expiry", *metadata],
     )
     forget_live_count()
     _note_application(record.application)
@@ -205,10 +208,21 @@ def forget_live_count() -> None:
         caches["default"].delete(LIVE_COUNT_KEY)
 
 
-def remove(session_key: str) -> None:
+def remove(session_key: str) -> int:
+    """Drop the row of ``session_key``; returns how many rows went (0 or 1)."""
     forget_live_count()
     recently_seen.forget(session_key)
-    SessionRecord.objects.filter(session_key=session_key).delete()
+    deleted, _ = SessionRecord.objects.filter(session_key=session_key).delete()
+    return deleted
+
+
+def carry_login(old_key: str, new_key: str) -> None:
+    """A re-keyed session keeps its login time (``ABSOLUTE_LIFETIME`` counts from the
+    login, not from the last ``cycle_key``): copied from the old key's row."""
+    rows = SessionRecord.objects.using(router.db_for_write(SessionRecord))  # not a replica
+    logged_in = rows.filter(session_key=old_key).values_list("logged_in", flat=True).first()
+    if logged_in is not None:
+        rows.filter(session_key=new_key).update(logged_in=logged_in)
 
 
 def remove_many(session_keys: list[str]) -> None:
@@ -266,7 +280,9 @@ def touch(
         # Indexed with no client at all (backfill, a session made outside a request):
         # the first client seen is what it started with, not a change of client.
         values.update(initial_ip=info.ip, initial_user_agent=info.user_agent)
-    SessionRecord.objects.filter(session_key=session_key).update(last_seen=now, **values)
+    SessionRecord.objects.filter(session_key=session_key).update(
+        last_seen=now, seen=DatabaseNow(), **values
+    )
     if info is not None and info.ip != ip:
         note_address(user_id_from(data), info.ip, now)
     recently_seen.remember(session_key, client)

@@ -17,7 +17,9 @@ writes to: a replica that lags would serve a killed session.
 
 One indexed statement answers all of it; the ``db`` engine (and ``cached_db`` when its
 cache misses) asks it in the statement that loads the session (``backends/dbload.py``)
-and hands the answer over as :class:`Known`.
+and hands the answer over as :class:`Known`. The same statement reads what the session
+policies decide by (:mod:`sessions_panel.policies`): when the session was last used and
+when its user logged in, and the database's now; so a policy costs a request nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from sessions_panel import clock
+from sessions_panel.conf import conf
 from sessions_panel.models import Revocation, SessionRecord
+
+#: Why a load is refused: killed by name, issued before an epoch, or ended by a policy.
+KILLED = "key"
+EPOCH = "epoch"
+IDLE = "idle"
+LIFETIME = "lifetime"
+#: The refusals a session policy makes rather than a kill.
+POLICIES = frozenset({IDLE, LIFETIME})
 
 
 def primary() -> str:
@@ -62,27 +73,65 @@ class Known:
     user_epoch: float | None
     #: When the key was issued (database clock); ``None``: unknown, older than any epoch.
     issued: float | None
+    #: When the index last saw the session used (database clock); ``None``: unknown
+    #: (no index row, or a row from before it was kept), never idle.
+    seen: float | None = None
+    #: When the session's user logged in (database clock); ``None``: unknown, and the
+    #: issue time stands in.
+    logged_in: float | None = None
+    #: The database's clock when this was read; ``None``: not read (no policy decides).
+    now: float | None = None
 
     def answers(self, session_key: str, user_id: Any) -> bool:
         return self.session_key == session_key and (
             user_id is None or self.user_target == str(user_id)
         )
 
-    def refusal(self, user_id: Any) -> str | None:
+    def refusal(self, user_id: Any, *, idle: int = 0, lifetime: int = 0) -> str | None:
+        """Why this session is refused (see :func:`refusal`); ``idle`` and ``lifetime``
+        are the policies in force, in seconds (0: off)."""
         if self.killed:
-            return "key"
+            return KILLED
         epochs = [self.all_epoch, self.user_epoch if user_id is not None else None]
         for epoch in epochs:
             if epoch is not None and (self.issued is None or self.issued < epoch):
-                return "epoch"
+                return EPOCH
+        if self.now is not None:
+            if idle and self.seen is not None and self.now - self.seen > idle:
+                return IDLE
+            if lifetime and user_id is not None:
+                # A login time unknown (and no issue time either) counts as older than
+                # the lifetime, as an unknown issue time counts as older than an epoch.
+                start = self.login_time
+                if start is None or self.now - start > lifetime:
+                    return LIFETIME
         return None
+
+    @property
+    def login_time(self) -> float | None:
+        """What ``ABSOLUTE_LIFETIME`` counts from: the login, else the key's issue."""
+        return self.logged_in if self.logged_in is not None else self.issued
 
 
 def _column(model: type[Revocation] | type[SessionRecord], name: str) -> str:
     return str(model._meta.get_field(name).column)  # type: ignore[union-attr]
 
 
-def _state_sql(connection: BaseDatabaseWrapper) -> str:
+#: The index row's columns a load reads with the revocation state, in this order.
+INDEX_COLUMNS = ("issued", "seen", "logged_in")
+
+_state_sqls: dict[str, tuple[str, str]] = {}
+
+
+def _state_sql(connection: BaseDatabaseWrapper, now_sql: str) -> str:
+    """The state statement, with ``now_sql`` (:func:`clock.sql`) for the database's now."""
+    parts = _state_sqls.get(connection.vendor)
+    if parts is None:
+        parts = _state_sqls[connection.vendor] = _state_sql_parts(connection)
+    return parts[0] + now_sql + parts[1]
+
+
+def _state_sql_parts(connection: BaseDatabaseWrapper) -> tuple[str, str]:
     qn = connection.ops.quote_name
     revocations = qn(Revocation._meta.db_table)
     index = qn(SessionRecord._meta.db_table)
@@ -90,13 +139,18 @@ def _state_sql(connection: BaseDatabaseWrapper) -> str:
         qn(_column(Revocation, name)) for name in ("kind", "target", "not_before")
     )
     key = qn(_column(SessionRecord, "session_key"))
-    issued = qn(_column(SessionRecord, "issued"))
+    row = ", ".join(f"r.{qn(_column(SessionRecord, name))}" for name in INDEX_COLUMNS)
     return (
         f"SELECT (SELECT COUNT(*) FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
         f" (SELECT {not_before} FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
         f" (SELECT {not_before} FROM {revocations} WHERE {kind} = %s AND {target} = %s),"
-        f" (SELECT {issued} FROM {index} WHERE {key} = %s)"
+        f" {row}, ",
+        f" FROM (SELECT 1) one LEFT JOIN {index} r ON r.{key} = %s",
     )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def state(session_key: str, user_id: Any) -> Known:
@@ -105,6 +159,7 @@ def state(session_key: str, user_id: Any) -> Known:
     # and the ORM's query building costs ten times more than the query itself.
     connection = connections[primary()]
     user = "" if user_id is None else str(user_id)
+    now_sql, now_params = clock.sql(connection)
     params = [
         Revocation.KEY,
         key_digest(session_key),
@@ -112,30 +167,48 @@ def state(session_key: str, user_id: Any) -> Known:
         "",
         Revocation.USER,
         user,
+        *now_params,
         session_key,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_state_sql(connection), params)
-        killed, all_epoch, user_epoch, issued = cursor.fetchone()
+        cursor.execute(_state_sql(connection, now_sql), params)
+        killed, all_epoch, user_epoch, issued, seen, logged_in, now = cursor.fetchone()
     return Known(
         session_key=session_key,
         killed=bool(killed),
-        all_epoch=None if all_epoch is None else float(all_epoch),
+        all_epoch=_float(all_epoch),
         user_target=None if user_id is None else user,
         user_epoch=None if user_epoch is None or user_id is None else float(user_epoch),
-        issued=None if issued is None else float(issued),
+        issued=_float(issued),
+        seen=_float(seen),
+        logged_in=_float(logged_in),
+        now=_float(now),
     )
 
 
-def refusal(session_key: str, user_id: Any, known: Known | None = None) -> str | None:
+def refusal(
+    session_key: str, user_id: Any, known: Known | None = None, *, policies: bool = False
+) -> str | None:
     """Why a load of this session must be refused: ``"key"`` (killed by name),
-    ``"epoch"`` (issued before Kill All or its user's kill), or ``None``.
+    ``"epoch"`` (issued before Kill All or its user's kill), with ``policies``
+    ``"idle"`` (``IDLE_TIMEOUT``) or ``"lifetime"`` (``ABSOLUTE_LIFETIME``), or ``None``.
 
     No query when ``known`` (read with the session) answers for this key and user.
+    ``policies`` is for a load alone: a save or a re-key checks for a kill racing it.
     """
+    return verdict(session_key, user_id, known, policies=policies)[0]
+
+
+def verdict(
+    session_key: str, user_id: Any, known: Known | None = None, *, policies: bool = False
+) -> tuple[str | None, Known]:
+    """:func:`refusal`, and the state it was decided from (a policy's reason needs it)."""
     if known is None or not known.answers(session_key, user_id):
         known = state(session_key, user_id)
-    return known.refusal(user_id)
+    if not policies:
+        return known.refusal(user_id), known
+    why = known.refusal(user_id, idle=conf.IDLE_TIMEOUT, lifetime=conf.ABSOLUTE_LIFETIME)
+    return why, known
 
 
 def _marker_expiry(expiry: datetime | None) -> datetime:
@@ -226,11 +299,29 @@ def revoke_user(user_id: Any, keep_key: str | None = None) -> float:
 
 def revoke_all(keep_key: str | None = None) -> float:
     """Refuse every session issued before now, indexed or not, except ``keep_key``."""
+    epoch, _ = revoke_all_sparing(keep_key, None)
+    return epoch
+
+
+def revoke_all_sparing(keep_key: str | None, spare: Any) -> tuple[float, int]:
+    """:func:`revoke_all`, sparing the index rows of ``spare`` too (a queryset of
+    :class:`SessionRecord`, e.g. superusers' sessions a lesser admin may not end), and
+    how many of them it spared.
+
+    The epoch refuses by issue time alone, whoever the session belongs to, so each
+    spared row is re-issued at the epoch as the kept session is, in the same
+    transaction: no request of theirs is refused in between, on any engine (every
+    load reads the issue time from the index). A session the index never saw has no
+    row to re-issue and ends like any other.
+    """
     using = primary()
+    spared = 0
     with transaction.atomic(using=using):
         epoch = _raise(using, Revocation.ALL, "", None)
         _reissue(using, keep_key, epoch)
-    return epoch
+        if spare is not None:
+            spared = issued_before(spare.using(using), epoch).update(issued=epoch)
+    return epoch, spared
 
 
 def prune() -> int:

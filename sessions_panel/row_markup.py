@@ -58,6 +58,9 @@ class Labels:
     kill_other: str
     only_superusers: str
     superuser_only: str
+    #: Escaped, with ``%(time)s`` left for the ``<time>`` element.
+    idle_out: str
+    lifetime_end: str
 
     @classmethod
     def current(cls) -> Labels:
@@ -86,11 +89,46 @@ class Labels:
             only_superusers=escape(_("Only a superuser can end this session.")),
             # Short, where the Kill button would be: the sentence above is read out.
             superuser_only=escape(_("Superuser only")),
+            # Translators: in the Expires cell, when IDLE_TIMEOUT ends the session unless
+            # it is used again before then; %(time)s is a clock time or a date and time.
+            idle_out=escape(_("idle-out %(time)s")),
+            # Translators: in the Expires cell, when ABSOLUTE_LIFETIME ends the session
+            # (a fixed time after its login); %(time)s is a clock time or a date and time.
+            lifetime_end=escape(_("lifetime ends %(time)s")),
         )
 
 
 def _local(value: datetime) -> datetime:
     return timezone.localtime(value) if timezone.is_aware(value) else value
+
+
+def _moment(value: datetime, today: Any) -> str:
+    """A ``<time>`` element: the clock time today, else the short date and time."""
+    local = _local(value)
+    text = (
+        localized_date(local, "TIME_FORMAT")
+        if local.date() == today
+        else localized_date(local, "SHORT_DATETIME_FORMAT")
+    )
+    return (
+        f'<time datetime="{escape(date_format(local, "c"))}" '
+        f'title="{escape(localized_date(local, "DATETIME_FORMAT"))}">{escape(text)}</time>'
+    )
+
+
+def _policy_ends(row: Row, labels: Labels, today: Any) -> str:
+    """When a session policy ends the session, if before its expiry: a moment, never a
+    countdown, so the row stays the same while time passes (``freshness``)."""
+    parts = [
+        f'\n      <span class="sp-policy-end sp-policy-{kind}">'
+        f"{label % {'time': _moment(moment, today)}}</span>"
+        for kind, moment, label in (
+            ("idle", row.idle_out, labels.idle_out),
+            ("lifetime", row.lifetime_end, labels.lifetime_end),
+        )
+        if moment is not None and moment < row.expiry
+    ]
+    return "".join(parts)
 
 
 def _user_cell(row: Row, labels: Labels, changelist_url: str) -> str:
@@ -249,7 +287,8 @@ def render_rows(
             f'    <td class="sp-cell-expires" data-label="{labels.expires}">\n'
             f'      <time datetime="{escape(date_format(expiry, "c"))}">'
             f"{escape(localized_date(expiry, 'DATETIME_FORMAT'))}</time>\n"
-            f'      <span class="sp-relative">{expires_in}</span>\n    </td>\n'
+            f'      <span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today)}'
+            "\n    </td>\n"
             f'    <td class="sp-cell-status">{status[row.is_authenticated]}</td>\n'
             # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).
             f'    <td class="sp-cell-ip{" sp-ip-v4" if row.ip and ":" not in row.ip else ""}">'

@@ -143,6 +143,7 @@ class AuditEntryAdmin(_AuditAdmin):
         "requested",
         "killed",
         "failed",
+        "spared",
         "users",
         "session_ids",
         "detail_shown",

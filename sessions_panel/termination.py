@@ -23,8 +23,8 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import CharField, Exists, OuterRef, Q
 from django.db.models.functions import Cast
 
-from sessions_panel import records, revocation
-from sessions_panel.models import AuditEntry, Revocation, SessionRecord
+from sessions_panel import protection, records, revocation
+from sessions_panel.models import AuditEntry, Revocation, SessionRecord, short_id_for
 from sessions_panel.signals import session_killed
 
 if TYPE_CHECKING:
@@ -57,6 +57,9 @@ class KillResult:
     #: request), but the session store could not be cleaned; what is left is refused
     #: until it is purged (the next kill, ``manage.py prune``) or expires.
     store_fault: bool = False
+    #: Superusers' sessions left alone (``spare_superusers``): neither targeted nor
+    #: failed, so ``requested`` does not count them.
+    spared: int = 0
 
     @property
     def ok(self) -> bool:
@@ -148,6 +151,7 @@ def _finish(
                 requested=result.requested,
                 killed=result.killed,
                 failed=result.failed,
+                spared=result.spared,
                 user_ids=[str(u) for u in dict.fromkeys(result.user_ids)][:1000],
                 short_ids=result.short_ids[:1000],
                 detail=detail,
@@ -162,19 +166,24 @@ def _finish(
         logger.exception("could not write the audit entry of a kill action")
     logger.info(
         "sessions killed: scope=%s actor=%r requested=%d killed=%d already_ended=%d "
-        "failed=%d reason=%r",
+        "failed=%d spared=%d reason=%r",
         result.scope,
         _actor_fields(actor)["actor_repr"],
         result.requested,
         result.killed,
         result.already_ended,
         result.failed,
+        result.spared,
         reason,
     )
+    fields = _actor_fields(actor)
     session_killed.send(
         sender=KillResult,
         audit=result.audit,
-        actor=actor,
+        # A user or None, as documented; who acted otherwise (the command's OS user and
+        # --actor) is ``actor_repr``, the audit entry's "by".
+        actor=fields["actor"],
+        actor_repr=fields["actor_repr"],
         scope=result.scope,
         reason=reason,
         short_ids=result.short_ids,
@@ -258,10 +267,15 @@ def kill_records(
     scope: str = AuditEntry.SCOPE_SESSION,
     detail: str = "",
     filters: Mapping[str, Any] | None = None,
+    spared: int = 0,
 ) -> KillResult:
-    """End each given session, one by one, each confirmed by a fresh read."""
+    """End each given session, one by one, each confirmed by a fresh read.
+
+    ``spared``: how many sessions the caller left out of ``records`` on purpose
+    (superusers', for a lesser admin), for the result and the audit entry.
+    """
     ensure_tracked()
-    result = KillResult(scope=scope)
+    result = KillResult(scope=scope, spared=spared)
     for record in records:
         result.requested += 1
         outcome = _end_one(record)
@@ -288,8 +302,10 @@ def kill_matching(
     keep: SessionBase | None = None,
     detail: str = "",
     filters: Mapping[str, Any] | None = None,
+    spare_superusers: bool = False,
 ) -> KillResult:
-    """End the indexed sessions of ``rows`` (a filter of the index), except ``keep``.
+    """End the indexed sessions of ``rows`` (a filter of the index), except ``keep``
+    and, with ``spare_superusers``, except superusers' sessions (counted as spared).
 
     ``filters`` are what ``rows`` was filtered by (the page's search and filters), kept
     in the audit entry as data so that its reader sees of them only what they may.
@@ -300,7 +316,14 @@ def kill_matching(
     """
     if keep is not None and keep.session_key is not None:
         rows = rows.exclude(session_key=keep.session_key)
-    pks = list(rows.order_by().values_list("pk", flat=True))
+    spared = 0
+    if spare_superusers and protection.has_superuser_field():
+        # One query for both: the set and whose it is (guests join no user: None).
+        found = list(rows.order_by().values_list("pk", "user__is_superuser"))
+        pks = [pk for pk, superuser in found if not superuser]
+        spared = len(found) - len(pks)
+    else:
+        pks = list(rows.order_by().values_list("pk", flat=True))
 
     def each() -> Any:
         for start in range(0, len(pks), PURGE_BATCH):
@@ -313,6 +336,7 @@ def kill_matching(
         scope=AuditEntry.SCOPE_FILTER,
         detail=detail,
         filters=filters,
+        spared=spared,
     )
 
 
@@ -420,9 +444,15 @@ def kill_user(
 
 
 def kill_all(
-    *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
+    *,
+    actor: Actor = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    spare_superusers: bool = False,
 ) -> KillResult:
-    """End every session, indexed or not, except ``keep`` (the caller's own session).
+    """End every session, indexed or not, except ``keep`` (the caller's own session)
+    and, with ``spare_superusers``, superusers' indexed sessions (re-issued at the
+    epoch, as ``keep`` is: see :func:`revocation.revoke_all_sparing`).
 
     The global epoch ends them all at once, whatever their number. The stored data is
     then purged in batches for up to :data:`PURGE_SECONDS`, and the index emptied at
@@ -433,11 +463,19 @@ def kill_all(
     ensure_tracked()
     keep_key = _kept_key(keep)
     result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    spare = None
+    if spare_superusers and protection.has_superuser_field():
+        spare = (
+            SessionRecord.objects.live()
+            .filter(protection.superuser_rows())
+            .exclude(session_key=keep_key or "")
+        )
     try:
         # The live count the admin just saw (cached): a COUNT over a million rows
         # would hold the epoch back.
         result.requested = max(0, records.live_count(using=_primary()) - (1 if keep_key else 0))
-        epoch = revocation.revoke_all(keep_key)
+        epoch, result.spared = revocation.revoke_all_sparing(keep_key, spare)
+        result.requested = max(0, result.requested - result.spared)
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")
         result.failed = max(result.requested, 1)
@@ -681,3 +719,104 @@ def kill_sessions(
                 progress(1)
 
     return kill_records(each(), actor=actor, reason=reason, scope=scope)
+
+
+# -- session policies: sessions_panel.policies decides, this ends and records -------------
+
+
+def end_refused(store: Any, key: str, user_id: Any, why: str, state: revocation.Known) -> None:
+    """End a session its load just refused by a policy (``IDLE_TIMEOUT``,
+    ``ABSOLUTE_LIFETIME``): as a kill, a revocation marker first (a request in flight
+    cannot save it back), then its index row and its stored data; and one audit entry,
+    with the signal, from the request that dropped the row.
+
+    Best effort past the marker: the load refuses the session whatever happens here,
+    and what is left goes with ``manage.py prune`` or at its expiry.
+    """
+    from sessions_panel import policies
+
+    try:
+        revocation.revoke_key(key)
+    except DatabaseError:
+        logger.exception("could not write the marker of a session a policy ended")
+    try:
+        removed = records.remove(key)
+    except DatabaseError:
+        logger.exception("could not drop the index row of a session a policy ended")
+        removed = 0
+    try:
+        store._delete_stored(key)
+    except Exception:
+        logger.warning("could not delete a session a policy ended from the store", exc_info=True)
+    # Concurrent requests of one session are all refused; the one that dropped its row
+    # records it (a session the index never knew has no row: recorded by each).
+    if removed or (state.seen is None and state.issued is None):
+        result = KillResult(
+            scope=AuditEntry.SCOPE_POLICY,
+            requested=1,
+            killed=1,
+            short_ids=[short_id_for(key)],
+            user_ids=[] if user_id is None else [user_id],
+        )
+        _finish(result, None, policies.reason(why, state), detail=policies.DETAIL_ON_LOAD)
+
+
+def end_over_cap(rows: Iterable[SessionRecord], user: Any, cap: int) -> KillResult:
+    """End ``rows``, the user's oldest sessions, so that a new login keeps them at
+    ``cap`` (``MAX_SESSIONS_ACTION = "end_oldest"``): one audit entry for the login."""
+    from sessions_panel import policies
+
+    return kill_records(
+        rows,
+        reason=policies.cap_reason(cap),
+        scope=AuditEntry.SCOPE_POLICY,
+        detail=f"user {user.get_username()}: {policies.DETAIL_CAP}",
+    )
+
+
+def refuse_login(request: Any, user: Any, cap: int) -> KillResult:
+    """End the session a login has just made (``MAX_SESSIONS_ACTION = "refuse"``): the
+    request goes on anonymous (Django's ``logout``, so ``user_logged_out`` is sent), and
+    the audit trail has it."""
+    from django.contrib.auth import logout
+
+    from sessions_panel import policies
+
+    key = request.session.session_key
+    logout(request)  # flush: the store's data and (a tracked engine) the index row go
+    result = KillResult(
+        scope=AuditEntry.SCOPE_POLICY,
+        requested=1,
+        killed=1,
+        short_ids=[] if key is None else [short_id_for(key)],
+        user_ids=[user.pk],
+    )
+    return _finish(
+        result,
+        None,
+        policies.refused_reason(cap),
+        detail=f"user {user.get_username()}: {policies.DETAIL_REFUSED}",
+    )
+
+
+def purge_by_policy() -> int:
+    """Delete the data and index rows of every session a policy ends (idle too long,
+    older than its lifetime), each policy's with one audit entry; no time limit
+    (``manage.py prune`` runs this). Returns how many."""
+    from sessions_panel import policies
+
+    ensure_tracked()
+    total = 0
+    for _why, rows, reason in policies.expired(_primary()):
+        count, short_ids, user_ids, _ = _purge(rows, None, None)
+        if count:
+            result = KillResult(
+                scope=AuditEntry.SCOPE_POLICY,
+                requested=count,
+                killed=count,
+                short_ids=short_ids,
+                user_ids=list(dict.fromkeys(user_ids)),
+            )
+            _finish(result, None, reason, detail=policies.DETAIL_PRUNE)
+        total += count
+    return total

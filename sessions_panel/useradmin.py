@@ -42,6 +42,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from sessions_panel import protection
 from sessions_panel.models import SessionRecord
 
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ def user_sessions(request: HttpRequest | None, user: Any, site: str | None) -> U
     return UserSessions(
         url=f"{url}?{urlencode({'user': str(user.pk)})}",
         count=live,
-        can_kill=viewer.has_perm(f"{opts.app_label}.delete_{opts.model_name}"),
+        # A lesser admin cannot end a superuser's sessions there (PROTECT_SUPERUSERS).
+        can_kill=viewer.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+        and not protection.protects(viewer, user),
     )
 
 

@@ -5,12 +5,14 @@ and checks the model permissions itself: ``view`` to see and search, ``view`` an
 ``delete`` to kill, ``reveal_ip`` to see full IP addresses. The ``HX-Request`` header
 only picks the template (the whole page or the results fragment), never the
 authorisation. Sessions are ended through :mod:`sessions_panel.termination` and nowhere
-else; the big hammers (Kill All, filter-wide kills) ask for the admin's password again
-when :func:`sessions_panel.reauth.needs_password` says so.
+else; every multi-session kill (kill-user, filter-wide kills, Kill All) asks for the admin's
+password again when :func:`sessions_panel.reauth.needs_password` says so, and a lesser
+admin's kills leave superusers' sessions alone (:mod:`sessions_panel.protection`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.formats import number_format
+from django.utils.formats import number_format, time_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -40,6 +42,7 @@ from sessions_panel import (
     health,
     listing,
     privacy,
+    protection,
     reauth,
     search,
     termination,
@@ -58,8 +61,8 @@ MORE_TEMPLATE = "sessions_panel/more.html"
 #: Handles are ``secrets.token_urlsafe`` output; anything else is not worth a query.
 HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REASON_MAX_LENGTH = 500
-#: Longer is never a password worth hashing.
-PASSWORD_MAX_LENGTH = 4096
+#: Longer is never a password worth hashing (refused unchecked, as a failure).
+PASSWORD_MAX_LENGTH = reauth.PASSWORD_MAX_LENGTH
 URL_NAMES = ("changelist", "kill", "kill_user", "kill_all", "kill_matching")
 
 
@@ -205,6 +208,9 @@ def _context(
         ),
         "counts": listing.counts(now, own_key),
         "can_kill": killer,
+        # No Kill button on a superuser's row for a lesser admin (PROTECT_SUPERUSERS);
+        # the big dialogs tell them superusers' sessions are spared.
+        "superusers_protected": killer and protection.applies(request.user),
         "reveal_ip": reveal_ip,
         "urls": panel_urls(model_admin),
         "refresh_interval": conf.REFRESH_INTERVAL,
@@ -217,6 +223,8 @@ def _context(
         subject, context["subject_label"] = _subject(request, state, now)
         context["subject"] = subject
         context["subject_url"] = _user_admin_url(model_admin, subject)
+        # From the user already loaded: no query.
+        context["subject_protected"] = killer and protection.protects(request.user, subject)
         if killer and subject is not None:
             others = SessionRecord.objects.filter(expiry__gt=now, user_id=state.user)
             context["subject_sessions"] = others.exclude(session_key=own_key or "").count()
@@ -308,6 +316,7 @@ def _more(
         "state": state,
         "page": listing.fetch(state, now, request.session.session_key, reveal_ip=reveal_ip),
         "can_kill": can_kill(request, model_admin),
+        "superusers_protected": protection.applies(request.user),
         "reveal_ip": reveal_ip,
         "urls": panel_urls(model_admin),
         "refresh_interval": conf.REFRESH_INTERVAL,
@@ -438,6 +447,10 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
         return _after_action(request, model_admin, state)
     own = record.session_key == request.session.session_key
     details = {"id": record.short_id, "user": _label(record)}
+    if protection.protects(request.user, record.user):
+        protection.refused(request.user, record.user, f"session {record.short_id}")
+        messages.error(request, _superuser_refusal(details))
+        return _after_action(request, model_admin, state)
     result = termination.kill_session(record.handle, actor=request.user, reason=_reason(request))
     if not result.ok:
         messages.error(
@@ -510,6 +523,12 @@ def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRespons
     if user is None:
         messages.add_message(request, level, problem)
         return _after_action(request, model_admin, state)
+    if not _password_confirmed(request, "kill-user"):
+        return _after_action(request, model_admin, state)
+    if protection.protects(request.user, user):
+        protection.refused(request.user, user, "the sessions")
+        messages.error(request, _superuser_user_refusal(request, user))
+        return _after_action(request, model_admin, state)
     result = termination.kill_user(
         user, actor=request.user, reason=_reason(request), keep=request.session
     )
@@ -533,18 +552,73 @@ def kill_user(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRespons
     return _after_action(request, model_admin, state)
 
 
-def _password_confirmed(request: HttpRequest) -> bool:
-    """Re-authentication for the big hammers; a failure says why, and nothing is ended."""
+def _password_confirmed(request: HttpRequest, action: str) -> bool:
+    """Re-authentication before every multi-session kill (one policy: kill-user, kill
+    matching, Kill All), throttled per admin (:func:`reauth.confirm`); a refusal says
+    why, and when to try again if locked out, and nothing is ended."""
     if not reauth.needs_password(request):
         return True
     password = str(request.POST.get("password", ""))
     if not password:
         messages.error(request, _("Enter your password to confirm. Nothing was ended."))
         return False
-    if len(password) > PASSWORD_MAX_LENGTH or not reauth.check_password(request, password):
+    outcome = reauth.confirm(request, password, action=action)
+    if outcome.ok:
+        return True
+    if not outcome.locked:
         messages.error(request, _("That password is not correct. Nothing was ended."))
         return False
-    return True
+    text = _locked_out_text(outcome)
+    if outcome.locked_now:
+        text = _("That password is not correct.") + " " + text
+    messages.error(request, text)
+    return False
+
+
+def _locked_out_text(outcome: reauth.Outcome) -> str:
+    """ "Too many wrong passwords: try again at 14:05 (in 5 minutes)." """
+    minutes = max(1, math.ceil(outcome.remaining / 60))
+    until = outcome.until
+    at = time_format(timezone.localtime(until), "TIME_FORMAT") if until is not None else ""
+    return ngettext(
+        "Too many wrong passwords: try again at %(time)s (in %(count)d minute). Nothing was ended.",
+        "Too many wrong passwords: try again at %(time)s (in %(count)d minutes). "
+        "Nothing was ended.",
+        minutes,
+    ) % {"time": at, "count": minutes}
+
+
+def _superuser_refusal(details: dict[str, str]) -> str:
+    return (
+        _(
+            "Session %(id)s of %(user)s was not ended: only a superuser can end a "
+            "superuser’s sessions."
+        )
+        % details
+    )
+
+
+def _superuser_user_refusal(request: HttpRequest, user: Any) -> str:
+    """Named as the page names them: an admin who may not see users learns the name of
+    a superuser only if the list shows their sessions anyway ("User #N" otherwise)."""
+    named = (
+        privacy.can_view_users(request)
+        or SessionRecord.objects.live().filter(user_id=user.pk).exists()
+    )
+    label = user.get_username() if named else privacy.user_label(user.pk)
+    return _(
+        "The sessions of %(user)s were not ended: only a superuser can end a superuser’s sessions."
+    ) % {"user": label}
+
+
+def _spared_text(result: termination.KillResult) -> str:
+    if not result.spared:
+        return ""
+    return " " + ngettext(
+        "%(count)d session of a superuser was spared: only a superuser can end it.",
+        "%(count)d sessions of superusers were spared: only a superuser can end them.",
+        result.spared,
+    ) % {"count": result.spared}
 
 
 @require_POST
@@ -552,14 +626,20 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
     """End every session, listed or not, except the caller's own."""
     _require_kill_permission(request, model_admin)
     state = _action_state(request)
-    if _refused_here(request) or not _password_confirmed(request):
+    if _refused_here(request) or not _password_confirmed(request, "kill-all"):
         return _after_action(request, model_admin, state)
-    result = termination.kill_all(actor=request.user, reason=_reason(request), keep=request.session)
+    result = termination.kill_all(
+        actor=request.user,
+        reason=_reason(request),
+        keep=request.session,
+        spare_superusers=protection.applies(request.user),
+    )
     text = ngettext(
         "Ended %(count)d session. Your own session was kept.",
         "Ended %(count)d sessions. Your own session was kept.",
         result.killed,
     ) % {"count": result.killed}
+    text += _spared_text(result)
     if result.ok:
         messages.success(request, text)
     else:
@@ -615,7 +695,7 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
             _("Search or filter the list first; to end every session, use Kill All."),
         )
         return _after_action(request, model_admin, state)
-    if _refused_here(request) or not _password_confirmed(request):
+    if _refused_here(request) or not _password_confirmed(request, "kill-matching"):
         return _after_action(request, model_admin, state)
     rows = listing.filtered(state, timezone.now(), reveal_ip=privacy.can_reveal_ip(request))
     query = state.query_with(page=1, sort=listing.SORT_LAST_SEEN)
@@ -627,19 +707,23 @@ def kill_matching(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
         detail=f"filter {query}",
         # As data too: the audit trail masks an address in them for each reader.
         filters=dict(parse_qsl(query)),
+        spare_superusers=protection.applies(request.user),
     )
     text = ngettext(
         "Ended %(count)d session matching the search and filters.",
         "Ended %(count)d sessions matching the search and filters.",
         result.killed,
     ) % {"count": result.killed}
-    changed = _list_changed(str(request.POST.get("expected", ""))[:13], result.requested)
+    # The dialog counted superusers' sessions too: those spared are no change.
+    matched = result.requested + result.spared
+    changed = _list_changed(str(request.POST.get("expected", ""))[:13], matched)
     if changed:
         text += " " + changed
     if result.already_ended:
         text += " " + ngettext(
             "%(count)d had already ended.", "%(count)d had already ended.", result.already_ended
         ) % {"count": result.already_ended}
+    text += _spared_text(result)
     if result.ok:
         messages.success(request, text)
     else:

@@ -162,3 +162,9 @@ def test_e007_settings_that_are_not_a_dict(settings: Any) -> None:
 def test_valid_values_pass(settings: Any, name: str, value: Any) -> None:
     settings.SESSIONS_PANEL = {name: value}
     assert panel_ids() == []
+
+
+@pytest.mark.parametrize("value", ["", 3, None])
+def test_an_account_base_template_that_is_not_a_name_is_e007(settings, value):
+    settings.SESSIONS_PANEL = {"ACCOUNT_BASE_TEMPLATE": value}
+    assert panel_ids() == ["sessions_panel.E007"]

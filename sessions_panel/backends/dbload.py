@@ -4,8 +4,9 @@ Django's engine reads the row through the ORM, whose query building costs severa
 the query itself, and the revocation check would be a second statement (on PostgreSQL,
 a second round trip). Here one hand-written statement reads the row, the key's marker,
 the global epoch, the key's issue time and the epoch of the user the session index
-names for this key, all from the database the router writes to (a lagging replica
-would serve a killed session);
+names for this key, with what the session policies decide by (the index row's
+``seen`` and ``logged_in``, and the database's now), all from the database the router
+writes to (a lagging replica would serve a killed session);
 :func:`revocation.refusal` decides from that, and asks the database again only when the
 loaded data names another user than the index (or the index has no row for the key).
 
@@ -29,8 +30,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.utils import timezone
 
+from sessions_panel import clock
 from sessions_panel.models import Revocation, SessionRecord
-from sessions_panel.revocation import Known, key_digest
+from sessions_panel.revocation import INDEX_COLUMNS, Known, key_digest
 
 #: How each supported vendor turns the index's user id into a revocation target.
 TEXT_CAST = {"sqlite": "CAST({} AS TEXT)", "postgresql": "CAST({} AS TEXT)"}
@@ -40,7 +42,9 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    sql: str
+    #: The statement before and after the database's now (:func:`clock.sql`, asked on
+    #: each load: its SQL, or on SQLite its parameter, is the clock's of that moment).
+    sql: tuple[str, str]
     fields: tuple[Field[Any, Any], ...]
     converters: tuple[tuple[tuple[Converter, ...], Any], ...]
     expire_date: Field[Any, Any]
@@ -56,7 +60,7 @@ def _column(model: type[Model], name: str) -> str:
     return str(model._meta.get_field(name).column)  # type: ignore[union-attr]
 
 
-def _sql(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
+def _sql(connection: BaseDatabaseWrapper, model: type[Model]) -> tuple[str, str]:
     qn = connection.ops.quote_name
     columns = ", ".join(f"s.{qn(str(field.column))}" for field in model._meta.concrete_fields)
     key, expire_date = qn(_column(model, "session_key")), qn(_column(model, "expire_date"))
@@ -65,17 +69,18 @@ def _sql(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
         qn(_column(Revocation, name)) for name in ("kind", "target", "not_before")
     )
     user = TEXT_CAST[connection.vendor].format(f"r.{qn(_column(SessionRecord, 'user'))}")
+    row = ", ".join(f"r.{qn(_column(SessionRecord, name))}" for name in INDEX_COLUMNS)
     return (
         f"SELECT {columns},"
         f" (SELECT COUNT(*) FROM {table} WHERE {kind} = %s AND {target} = %s),"
         f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = %s),"
         f" {user},"
         f" (SELECT {not_before} FROM {table} WHERE {kind} = %s AND {target} = {user}),"
-        f" r.{qn(_column(SessionRecord, 'issued'))}"
+        f" {row}, ",
         f" FROM {qn(model._meta.db_table)} s"
         f" LEFT JOIN {qn(SessionRecord._meta.db_table)} r"
         f" ON r.{qn(_column(SessionRecord, 'session_key'))} = s.{key}"
-        f" WHERE s.{key} = %s AND s.{expire_date} > %s"
+        f" WHERE s.{key} = %s AND s.{expire_date} > %s",
     )
 
 
@@ -110,17 +115,19 @@ def load(alias: str, model: type[Model], session_key: str) -> tuple[Model | None
     """The live session row (``None`` if there is none) and its revocation state."""
     connection = connections[alias]
     plan = _plan(connection, model)
+    now_sql, now_params = clock.sql(connection)
     params = [
         Revocation.KEY,
         key_digest(session_key),
         Revocation.ALL,
         "",
         Revocation.USER,
+        *now_params,
         session_key,
         plan.expire_date.get_db_prep_value(timezone.now(), connection),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql, params)
+        cursor.execute(plan.sql[0] + now_sql + plan.sql[1], params)
         row = cursor.fetchone()
     if row is None:
         return None, None
@@ -129,7 +136,7 @@ def load(alias: str, model: type[Model], session_key: str) -> tuple[Model | None
     for position, (converters, column) in enumerate(plan.converters):
         for converter in converters:
             values[position] = converter(values[position], column, connection)
-    killed, all_epoch, user_target, user_epoch, issued = row[width:]
+    killed, all_epoch, user_target, user_epoch, issued, seen, logged_in, now = row[width:]
     known = Known(
         session_key=session_key,
         killed=bool(killed),
@@ -137,6 +144,9 @@ def load(alias: str, model: type[Model], session_key: str) -> tuple[Model | None
         user_target=None if user_target is None else str(user_target),
         user_epoch=None if user_epoch is None else float(user_epoch),
         issued=None if issued is None else float(issued),
+        seen=None if seen is None else float(seen),
+        logged_in=None if logged_in is None else float(logged_in),
+        now=None if now is None else float(now),
     )
     names = [field.attname for field in plan.fields]
     return model.from_db(alias, names, values), known

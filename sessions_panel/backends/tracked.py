@@ -61,10 +61,18 @@ class TrackedSessionMixin(_Base):
         key = self._session_key
         if key is None:
             return data
-        if revocation.refusal(key, records.user_id_from(data), known) is not None:
+        user_id = records.user_id_from(data)
+        why, state = revocation.verdict(key, user_id, known, policies=True)
+        if why is None:
+            return data
+        if why in revocation.POLICIES:
+            # Ended by a session policy, here and now: on the record like a kill.
+            from sessions_panel import termination
+
+            termination.end_refused(self, key, user_id, why, state)
+        else:
             self._discard(key)
-            return self._refuse()
-        return data
+        return self._refuse()
 
     async def aload(self) -> dict[str, Any]:
         return await sync_to_async(self.load)()
@@ -79,6 +87,10 @@ class TrackedSessionMixin(_Base):
         self._session_key = None
         self._stored_expiry = None
         return {}
+
+    def _delete_stored(self, key: str) -> None:
+        """Delete ``key`` from the store alone (the caller sees to the index row)."""
+        super().delete(key)
 
     def _discard(self, key: str) -> None:
         """Drop a refused session's data and index row: nothing can make it live again
@@ -123,6 +135,9 @@ class TrackedSessionMixin(_Base):
         self._session_cache = data
         if not old:
             return
+        new = self.session_key
+        assert new is not None
+        records.carry_login(old, new)
         # After the new key exists, so a kill committing meanwhile is either seen here
         # or has an epoch later than the new key's issue time (and refuses it).
         killed = revocation.refusal(old, records.user_id_from(data)) is not None
@@ -130,8 +145,6 @@ class TrackedSessionMixin(_Base):
         if killed:
             # Killed while this request ran (a login or password change in flight):
             # the new key is born killed, so the response cannot log anyone in with it.
-            new = self.session_key
-            assert new is not None
             revocation.revoke_key(new)
             self._discard(new)
 

@@ -1,6 +1,7 @@
 """Drop what the panel no longer needs: expired index rows, the stored data of sessions
-a kill already refuses (what a bounded or interrupted purge left), spent revocation
-markers, and history past its retention (IP history, audit entries)."""
+a kill already refuses (what a bounded or interrupted purge left), sessions a policy
+ends (idle too long, older than their lifetime: audited), spent revocation markers, and
+history past its retention (IP history, audit entries)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ from sessions_panel.models import AuditEntry, SeenAddress
 class Command(BaseCommand):
     help = (
         "Remove expired sessions from the panel's index (Django's clearsessions does this "
-        "too with a tracked engine), the data of sessions a kill already refuses, and IP "
-        "history and audit entries past their retention."
+        "too with a tracked engine), the data of sessions a kill already refuses, sessions "
+        "a policy ends (IDLE_TIMEOUT, ABSOLUTE_LIFETIME), and IP history and audit entries "
+        "past their retention."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         rows = records.prune(now)
         refused = termination.purge_refused()
+        policy = termination.purge_by_policy()
         markers = revocation.prune()
         history, _ = SeenAddress.objects.filter(
             last_seen__lt=now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
@@ -39,5 +42,6 @@ class Command(BaseCommand):
             f"Pruned {rows:,} expired index rows, "
             f"{refused:,} sessions ended by a kill, "
             f"{markers:,} revocation markers, "
+            f"{policy:,} sessions ended by a policy, "
             f"{history:,} IP history entries and {audit:,} audit entries."
         )

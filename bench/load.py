@@ -150,7 +150,7 @@ from django.contrib.auth.hashers import make_password
 from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from sessions_panel.client import ClientInfo
+from sessions_panel.tracking.client import ClientInfo
 import json
 hashed = make_password("{PASSWORD}")
 cookies = {{}}

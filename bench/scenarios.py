@@ -39,9 +39,11 @@ from django.utils import timezone
 
 from bench.seed import RARE_NETWORK
 from bench.timing import Sample, Wsgi, sample
-from sessions_panel import records, revocation, termination
+from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import SessionRecord
+from sessions_panel.termination import epochs
+from sessions_panel.tracking import index_writer, revocation
 
 PAGE = "/admin/sessions_panel/sessionrecord/"
 WHOAMI = "/bench/whoami/"
@@ -299,8 +301,8 @@ class Bench:
 
     def badge_count(self) -> None:
         """The badge's count: the query alone, or what the page pays when it is cached."""
-        forget = getattr(records, "forget_live_count", None)
-        cached_count = getattr(records, "live_count", None)
+        forget = getattr(index_writer, "forget_live_count", None)
+        cached_count = getattr(index_writer, "live_count", None)
         queries = self.captured.get("page1_full", [])
         if forget is not None:  # catch the count query itself: page 1 on a cold cache
             forget()
@@ -327,12 +329,12 @@ class Bench:
         if cached_count is None:
             self.put_time("badge_count", query, note="the COUNT query of page 1, alone")
             return
-        ttl = getattr(records, "LIVE_COUNT_TTL", "?")
+        ttl = getattr(index_writer, "LIVE_COUNT_TTL", "?")
         hit = sample(cached_count, runs=self.runs, max_runs=200)
         self.put_time(
             "badge_count",
             hit,
-            note=f"records.live_count(), cached {ttl} s; the COUNT query that refreshes it "
+            note=f"index_writer.live_count(), cached {ttl} s; the COUNT query that refreshes it "
             f"costs {query.ms():,.1f} ms",
         )
         self.put_time("badge_count_query", query, note="once per cache period")
@@ -577,7 +579,7 @@ class Bench:
         self.details.append("Queries of the same request (plain engine):")
         self.details += [f"    {sql[:160]}" for sql in plain_sql]
 
-        recently_seen = getattr(records, "recently_seen", None)
+        recently_seen = getattr(index_writer, "recently_seen", None)
         if recently_seen is not None:  # a process that has not seen this session lately
             recently_seen.clear()
             cold = self._queries(tracked, environ)
@@ -630,7 +632,7 @@ class Bench:
         store = store_class()
         plain_store = import_module(plain_engine()).SessionStore
         data = store(self.admin_key).load()
-        user_id = records.user_id_from(data)
+        user_id = index_writer.user_id_from(data)
         parts = {
             "tracked engine load (store + revocation check)": lambda: store(self.admin_key).load(),
             "plain engine load": lambda: plain_store(self.admin_key).load(),
@@ -739,8 +741,8 @@ class Bench:
         marks: dict[str, Any] = {}
         batches: list[float] = []
         original_revoke_all = revocation.revoke_all
-        original_keep = getattr(termination, "_keep", None)
-        original_empty = getattr(termination, "_empty_index", None)
+        original_keep = getattr(epochs, "_keep", None)
+        original_empty = getattr(epochs, "_empty_index", None)
         original_purge = store.__dict__.get("purge_keys")
         inherited_purge = store.purge_keys
 
@@ -804,9 +806,9 @@ class Bench:
         panel_logger.addHandler(problems)
         revocation.revoke_all = revoke_all  # type: ignore[assignment]
         if original_keep is not None:
-            termination._keep = keep_caller  # type: ignore[attr-defined]
+            epochs._keep = keep_caller  # type: ignore[attr-defined]
         if original_empty is not None:
-            termination._empty_index = empty_index  # type: ignore[attr-defined]
+            epochs._empty_index = empty_index  # type: ignore[attr-defined]
         store.purge_keys = staticmethod(purge_keys)
         purge_ended = getattr(termination, "purge_ended", None)
         rest = 0.0
@@ -826,9 +828,9 @@ class Bench:
             panel_logger.removeHandler(problems)
             revocation.revoke_all = original_revoke_all  # type: ignore[assignment]
             if original_keep is not None:
-                termination._keep = original_keep  # type: ignore[attr-defined]
+                epochs._keep = original_keep  # type: ignore[attr-defined]
             if original_empty is not None:
-                termination._empty_index = original_empty  # type: ignore[attr-defined]
+                epochs._empty_index = original_empty  # type: ignore[attr-defined]
             if original_purge is None:
                 del store.purge_keys
             else:

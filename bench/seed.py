@@ -320,7 +320,7 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
         t = time.perf_counter()
         # Bulk writes send no signals: the user search's own table is filled as
         # ``manage.py reindexusers`` would after such an import.
-        from sessions_panel import usertext
+        from sessions_panel.query import usertext
 
         usertext.rebuild()
         log(f"  user search index in {time.perf_counter() - t:.1f} s")

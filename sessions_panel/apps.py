@@ -11,7 +11,9 @@ class SessionsPanelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sessions_panel import checks, receivers, usertext
+        from sessions_panel import checks
+        from sessions_panel.query import usertext
+        from sessions_panel.termination import receivers
 
         receivers.connect()
         usertext.connect()

@@ -20,9 +20,8 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.urls import URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
-from sessions_panel.conf import DEFAULTS
+from sessions_panel.conf import DEFAULTS, PANEL_MIDDLEWARE
 
-PANEL_MIDDLEWARE = "sessions_panel.middleware.SessionsPanelMiddleware"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 HTMX_MIDDLEWARE = "django_htmx.middleware.HtmxMiddleware"

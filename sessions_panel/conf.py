@@ -15,6 +15,10 @@ from django.core.signals import setting_changed
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+#: The panel's middleware as ``MIDDLEWARE`` names it: check E003 asks for it, and every
+#: kill first makes sure it runs (:func:`sessions_panel.termination.guard.configuration_problem`).
+PANEL_MIDDLEWARE = "sessions_panel.middleware.SessionsPanelMiddleware"
+
 DEFAULTS: Mapping[str, Any] = {
     # Number of reverse proxies in front of Django that each append to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,
@@ -58,7 +62,7 @@ DEFAULTS: Mapping[str, Any] = {
     # The template "Your sessions" extends (blocks ``title`` and ``content``): the
     # host's own base, so the page sits in the site's layout.
     "ACCOUNT_BASE_TEMPLATE": "sessions_panel/account/base.html",
-    # Session policies (see sessions_panel.policies). Seconds a session may go unused
+    # Session policies (see sessions_panel.tracking.policies). Seconds a session may go unused
     # before it is refused (None or 0: no limit); precision is LAST_SEEN_INTERVAL.
     "IDLE_TIMEOUT": None,
     # Seconds an authenticated session may live after its login, however active

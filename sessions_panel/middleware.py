@@ -2,7 +2,7 @@
 
 Placed after ``SessionMiddleware`` and ``AuthenticationMiddleware``. On the way in it
 attaches who is asking (IP, user agent, application) to ``request.session`` without
-loading it, as a :class:`~sessions_panel.client.RequestClient` that works them out
+loading it, as a :class:`~sessions_panel.tracking.client.RequestClient` that works them out
 only if something is written; on the way out it touches "last seen" at most once per
 interval. A request without a session cookie costs no query at all.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from sessions_panel import policies
 from sessions_panel.backends.tracked import TrackedSessionMixin
-from sessions_panel.client import RequestClient
 from sessions_panel.conf import conf
+from sessions_panel.tracking import policies
+from sessions_panel.tracking.client import RequestClient
 
 _current: ContextVar[TrackedSessionMixin | None] = ContextVar(
     "sessions_panel_current_session", default=None

@@ -63,7 +63,7 @@ class SessionRecord(models.Model):
     issued = models.FloatField(null=True, blank=True, editable=False)
     last_seen = models.DateTimeField(_("last seen"))
     # "Last seen" again, by the database's clock (seconds since the Unix epoch), written
-    # with it: what IDLE_TIMEOUT compares with (see :mod:`sessions_panel.policies`).
+    # with it: what IDLE_TIMEOUT compares with (see :mod:`sessions_panel.tracking.policies`).
     # ``None`` on rows from before it was kept, until their next "last seen" write.
     seen = models.FloatField(null=True, blank=True, editable=False)
     # When the session's user logged in (``login()``), by the database's clock: what
@@ -238,9 +238,9 @@ class ReauthThrottle(models.Model):
 
     One row per account, shared by all of its sessions and every app server: kept in
     the database, because a cache may be local to each process, and a limit per
-    process is no limit. Times are the database's clock (:mod:`sessions_panel.clock`),
+    process is no limit. Times are the database's clock (:mod:`sessions_panel.tracking.clock`),
     so servers whose clocks disagree agree on when a lock-out ends. A right password
-    outside a lock-out deletes the row; see :mod:`sessions_panel.reauth`.
+    outside a lock-out deletes the row; see :mod:`sessions_panel.termination.reauth`.
     """
 
     user = models.OneToOneField(
@@ -266,9 +266,9 @@ class ReauthThrottle(models.Model):
 class UserSearchText(models.Model):
     """What the search box finds a user by: their username, email and names, lower-cased
     in one column, so that one trigram index serves a substring search (see
-    :mod:`sessions_panel.trigram`) instead of four ``LIKE`` scans of the user table.
+    :mod:`sessions_panel.query.trigram`) instead of four ``LIKE`` scans of the user table.
 
-    Kept in sync by :mod:`sessions_panel.usertext` (signals; ``manage.py reindexusers``
+    Kept in sync by :mod:`sessions_panel.query.usertext` (signals; ``manage.py reindexusers``
     after bulk writes that send none). On SQLite, triggers on this table mirror it into
     an FTS5 table: a migration that remakes this table must create them again.
     """

@@ -50,9 +50,10 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_panel import privacy, views
-from sessions_panel.listing import parse_user_id
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.page import changelist, kill_many, kill_one, mount
+from sessions_panel.query import privacy
+from sessions_panel.query.liststate import parse_user_id
 
 View = Callable[..., HttpResponse]
 
@@ -84,7 +85,7 @@ class SessionRecordAdmin(_ModelAdmin):
         ]
 
     def _name(self, name: str) -> str:
-        return views.url_name(self, name)
+        return mount.url_name(self, name)
 
     def _wrap(self, view: View) -> View:
         """Django's own ``get_urls`` idiom, plus a clean answer to a stale htmx page.
@@ -96,7 +97,7 @@ class SessionRecordAdmin(_ModelAdmin):
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             request.current_app = self.admin_site.name
-            if views.wants_fragment(request) and not self.admin_site.has_permission(request):
+            if mount.wants_fragment(request) and not self.admin_site.has_permission(request):
                 return self._login_redirect(request)
             return self.admin_site.admin_view(view)(request, *args, **kwargs)
 
@@ -106,7 +107,7 @@ class SessionRecordAdmin(_ModelAdmin):
     def _login_redirect(self, request: HttpRequest) -> HttpResponse:
         site = self.admin_site.name
         login = reverse(f"{site}:login", current_app=site)
-        page = views.panel_urls(self)["changelist"]
+        page = mount.panel_urls(self)["changelist"]
         response = HttpResponseClientRedirect(f"{login}?{urlencode({'next': page})}")
         add_never_cache_headers(response)
         return response
@@ -114,19 +115,19 @@ class SessionRecordAdmin(_ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return views.session_list(request, self)
+        return changelist.session_list(request, self)
 
     def kill_view(self, request: HttpRequest) -> HttpResponse:
-        return views.kill(request, self)
+        return kill_one.kill(request, self)
 
     def kill_user_view(self, request: HttpRequest) -> HttpResponse:
-        return views.kill_user(request, self)
+        return kill_one.kill_user(request, self)
 
     def kill_all_view(self, request: HttpRequest) -> HttpResponse:
-        return views.kill_all(request, self)
+        return kill_many.kill_all(request, self)
 
     def kill_matching_view(self, request: HttpRequest) -> HttpResponse:
-        return views.kill_matching(request, self)
+        return kill_many.kill_matching(request, self)
 
 
 class AuditEntryAdmin(_AuditAdmin):

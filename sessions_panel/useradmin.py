@@ -42,8 +42,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sessions_panel import protection
 from sessions_panel.models import SessionRecord
+from sessions_panel.termination import protection
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

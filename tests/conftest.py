@@ -12,8 +12,8 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from sessions_panel.client import ClientInfo
-from sessions_panel.records import recently_seen
+from sessions_panel.tracking.client import ClientInfo
+from sessions_panel.tracking.index_writer import recently_seen
 
 ENGINES = ["db", "cached_db", "cache", "file"]
 

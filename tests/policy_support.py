@@ -19,8 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from sessions_panel.models import AuditEntry, SessionRecord
-from sessions_panel.records import recently_seen
 from sessions_panel.signals import session_killed
+from sessions_panel.tracking.index_writer import recently_seen
 
 PASSWORD = "correct horse battery staple"
 WHOAMI = "/probe/whoami/"

@@ -20,9 +20,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_panel import reauth, termination
+from sessions_panel import termination
 from sessions_panel.account import rows, views
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.termination import reauth
 from tests.page_support import Tags, body, logged_in, own_record
 
 pytestmark = pytest.mark.django_db

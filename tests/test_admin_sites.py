@@ -37,8 +37,8 @@ from django.test import Client, override_settings
 from django.urls import resolve
 
 from sessions_panel.admin import SessionRecordAdmin
-from sessions_panel.listing import STATUS_GUEST
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.query.liststate import STATUS_GUEST
 from sessions_panel.sites import register
 from tests.page_support import HTMX, body, logged_in, make_staff, parse_tags
 

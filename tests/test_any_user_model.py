@@ -21,9 +21,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
 
-from sessions_panel import search, trigram, usertext
 from sessions_panel.admin import SessionRecordAdmin
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import search, trigram, usertext
 from sessions_panel.useradmin import UserSessionsMixin
 from tests.page_support import HTMX, body, handles_in, page_url
 

@@ -14,8 +14,9 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
-from sessions_panel import privacy, termination
+from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.query import privacy
 from tests.page_support import action_url, body, logged_in, make_staff
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from sessions_panel.checks import (
     AUTH_MIDDLEWARE,
     HTMX_MIDDLEWARE,
-    PANEL_MIDDLEWARE,
     SESSION_MIDDLEWARE,
 )
+from sessions_panel.conf import PANEL_MIDDLEWARE
 
 # Django's model checks ask the database which features it supports.
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client, RequestFactory
 
-from sessions_panel.client import client_ip
 from sessions_panel.models import SessionRecord
+from sessions_panel.tracking.client import client_ip
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 

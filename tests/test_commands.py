@@ -21,9 +21,9 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from sessions_panel import records, revocation
 from sessions_panel.backends import file as tracked_file
 from sessions_panel.models import Revocation, SessionRecord
+from sessions_panel.tracking import index_writer, revocation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 
@@ -256,7 +256,7 @@ def test_seed_demo_creates_varied_sessions_through_the_engine(
         session = store(row.session_key)
         data = session.load()
         assert session.session_key == row.session_key
-        assert records.user_id_from(data) == row.user_id
+        assert index_writer.user_id_from(data) == row.user_id
     assert any(r.user_id is None for r in rows)
     assert any(r.user_id is not None for r in rows)
     assert {ipaddress.ip_address(r.ip).version for r in rows if r.ip} == {4, 6}
@@ -327,6 +327,7 @@ def test_prune_purges_what_a_kill_refuses_but_could_not_clean(
     """A store that was down during the kill (or a purge that ran out of time) leaves
     refused sessions listed; prune, once the store is back, removes them and only them."""
     from sessions_panel import termination
+    from sessions_panel.termination import purge
 
     bob = django_user_model.objects.create_user("bob")
     carol = django_user_model.objects.create_user("carol")
@@ -336,7 +337,7 @@ def test_prune_purges_what_a_kill_refuses_but_could_not_clean(
     def store_down(*args, **kwargs):
         raise ConnectionError("store down")
 
-    monkeypatch.setattr(termination, "_purge", store_down)
+    monkeypatch.setattr(purge, "purge_rows", store_down)
     result = termination.kill_user(bob) if scope == "user" else termination.kill_all(keep=spared)
     assert result.store_fault
     monkeypatch.undo()

@@ -15,8 +15,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from sessions_panel import cursor
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import cursor
 from tests.page_support import HTMX, body, handles_in, logged_in, make_staff, page_url
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ FROM_THE_TOP = "The list is shown from the top again."
 
 
 def encode(values: Any) -> str:
-    """A token as :func:`sessions_panel.cursor.token` writes one, from any JSON value."""
+    """A token as :func:`sessions_panel.query.cursor.token` writes one, from any JSON value."""
     text = json.dumps(values, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 

@@ -20,10 +20,11 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from sessions_panel import revocation, termination
+from sessions_panel import termination
 from sessions_panel.backends import file as tracked_file
-from sessions_panel.client import ClientInfo
 from sessions_panel.models import SessionRecord
+from sessions_panel.tracking import revocation
+from sessions_panel.tracking.client import ClientInfo
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ import pytest
 from django.contrib.messages import get_messages
 from django.db import OperationalError
 
-from sessions_panel import revocation, termination
+from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.tracking import revocation
 from tests.page_support import HTMX, action_url, body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db

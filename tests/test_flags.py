@@ -10,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_panel import flags, records
-from sessions_panel.client import ClientInfo
 from sessions_panel.models import SeenAddress, SessionRecord
+from sessions_panel.query import flags
+from sessions_panel.tracking import index_writer
+from sessions_panel.tracking.client import ClientInfo
 from tests.page_support import HTMX, body, handles_in, page_url, row_html
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +140,8 @@ def test_guest_swarm_follows_its_setting_and_ignores_signed_in_users(settings, a
 
 def touch_from(record: SessionRecord, ip: str | None, user_agent: str) -> None:
     """What the middleware does when a request of that session comes from elsewhere."""
-    records.recently_seen.clear()
-    changed = records.touch(
+    index_writer.recently_seen.clear()
+    changed = index_writer.touch(
         record.session_key,
         {},
         lambda: record.expiry,

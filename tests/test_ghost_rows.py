@@ -14,9 +14,10 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import UpdateError
 
-from sessions_panel import records, revocation, termination
-from sessions_panel.client import ClientInfo
+from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.tracking.client import ClientInfo
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +35,8 @@ def kill(how: str, key: str, user: Any) -> None:
 
 def assert_no_trace(store_class: Any, key: str) -> None:
     assert not SessionRecord.objects.filter(session_key=key).exists()
-    records.forget_live_count()
-    assert records.live_count() == 0
+    index_writer.forget_live_count()
+    assert index_writer.live_count() == 0
     assert SESSION_KEY not in store_class()(key).load()
 
 
@@ -47,14 +48,14 @@ def test_a_kill_between_the_stores_write_and_the_index_write(
     victim = make_session(user=alice)
     in_flight = store_class()(victim.session_key)
     assert in_flight[SESSION_KEY] == str(alice.pk)
-    real_upsert = records.upsert
+    real_upsert = index_writer.upsert
 
     def kill_first(*args: Any, **kwargs: Any) -> None:
-        monkeypatch.setattr(records, "upsert", real_upsert)
+        monkeypatch.setattr(index_writer, "upsert", real_upsert)
         kill(how, victim.session_key, alice)
         real_upsert(*args, **kwargs)  # the row comes back: the check after must see it
 
-    monkeypatch.setattr(records, "upsert", kill_first)
+    monkeypatch.setattr(index_writer, "upsert", kill_first)
     in_flight["cart"] = [1]
     with pytest.raises(UpdateError):
         in_flight.save()
@@ -93,7 +94,7 @@ def test_a_last_seen_reindex_racing_the_purge_leaves_no_row(
     in_flight = store_class()(victim.session_key)
     assert in_flight[SESSION_KEY] == str(alice.pk)
     kill(how, victim.session_key, alice)
-    records.recently_seen.clear()
+    index_writer.recently_seen.clear()
     in_flight.client = ClientInfo(ip="203.0.113.9", user_agent="ua", application="Shop")
     assert in_flight.touch(0) is False
     assert_no_trace(store_class, victim.session_key)

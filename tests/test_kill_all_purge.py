@@ -6,8 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sessions_panel import records, revocation, termination
+from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from sessions_panel.termination import purge
+from sessions_panel.tracking import index_writer, revocation
 from tests.page_support import body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +21,7 @@ def test_kill_all_out_of_purge_time_empties_the_index_in_one_statement(
     victims = [make_session() for _ in range(30)]
     admin = logged_in(admin_user)
     own = SessionRecord.objects.get(session_key=admin.session.session_key)
-    monkeypatch.setattr(termination, "PURGE_SECONDS", 0.0)  # as with a million sessions
+    monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # as with a million sessions
 
     with CaptureQueriesContext(connection) as queries:
         result = termination.kill_all(keep=admin.session)
@@ -37,14 +39,14 @@ def test_kill_all_out_of_purge_time_empties_the_index_in_one_statement(
     assert emptied[0].startswith("TRUNCATE" if connection.vendor == "postgresql" else "DELETE")
     assert list(SessionRecord.objects.all()) == [own]
     assert all(store_class()(v.session_key).load() == {} for v in victims)
-    records.forget_live_count()
-    assert records.live_count() == 1
+    index_writer.forget_live_count()
+    assert index_writer.live_count() == 1
     assert handles_in(body(admin.get(page_url()))) == [own.handle]
 
 
 def test_a_session_started_during_kill_all_keeps_its_row(engine, make_session, monkeypatch):
     make_session()
-    monkeypatch.setattr(termination, "PURGE_SECONDS", 0.0)
+    monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)
     late: list[str] = []
     real_revoke_all = revocation.revoke_all
 
@@ -61,7 +63,7 @@ def test_a_session_started_during_kill_all_keeps_its_row(engine, make_session, m
 def test_a_row_that_outlived_its_sessions_kill_goes_on_the_next_load(
     engine, make_session, store_class, monkeypatch
 ):
-    monkeypatch.setattr(termination, "PURGE_SECONDS", 0.0)  # the stored data stays
+    monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # the stored data stays
     victim = make_session()
     row = SessionRecord.objects.get(session_key=victim.session_key)
     termination.kill_all()

@@ -16,10 +16,10 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sessions_panel import termination
 from sessions_panel.management.commands import killsessions
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.sites import AuditEntryAdmin
+from sessions_panel.termination import audit
 
 pytestmark = pytest.mark.django_db
 
@@ -236,12 +236,12 @@ def test_the_output_says_what_the_audit_entry_will_record(prompts, make_session,
 
 
 def test_a_label_is_recorded_as_a_name_without_a_user():
-    assert termination._actor_fields("ops (killsessions)") == {
+    assert audit._actor_fields("ops (killsessions)") == {
         "actor": None,
         "actor_repr": "ops (killsessions)",
     }
-    assert len(termination._actor_fields("x" * 400)["actor_repr"]) == 150
-    assert termination._actor_fields(None) == {"actor": None, "actor_repr": ""}
+    assert len(audit._actor_fields("x" * 400)["actor_repr"]) == 150
+    assert audit._actor_fields(None) == {"actor": None, "actor_repr": ""}
 
 
 def test_the_audit_list_shows_the_label_not_the_system(admin_client, make_session, os_user):

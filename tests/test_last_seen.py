@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from sessions_panel.backends import file as tracked_file
 from sessions_panel.models import Revocation, SessionRecord
-from sessions_panel.records import recently_seen
+from sessions_panel.tracking.index_writer import recently_seen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 

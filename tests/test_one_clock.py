@@ -17,8 +17,9 @@ from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.utils import timezone
 
-from sessions_panel import clock, revocation, termination
+from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.tracking import clock, revocation
 from tests.page_support import HTMX, action_url, body, logged_in
 
 pytestmark = pytest.mark.django_db

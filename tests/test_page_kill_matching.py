@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.termination import purge
 from tests.page_support import (
     HTMX,
     action_url,
@@ -180,9 +181,8 @@ def test_a_flag_filter_ends_every_session_it_matched_not_only_the_first_batch(
 ):
     """ "Multiple sessions" stops matching alice's last session once the others end: the
     set is fixed before the first kill."""
-    from sessions_panel import termination
 
-    monkeypatch.setattr(termination, "PURGE_BATCH", 1)
+    monkeypatch.setattr(purge, "PURGE_BATCH", 1)
     response = admin_client.post(action_url("kill_matching"), state(flag="multiple"))
     assert messages_of(response) == ["Ended 2 sessions matching the search and filters."]
     assert not SessionRecord.objects.filter(user__username="alice").exists()
@@ -316,7 +316,7 @@ def test_a_list_that_fell_to_the_cap_after_a_capped_preview_is_reported(admin_cl
     ],
 )
 def test_the_dialogs_count_is_compared_as_exact_or_as_more_than(expected, requested, changed):
-    from sessions_panel.views import _list_changed
+    from sessions_panel.page.kill_many import _list_changed
 
     assert bool(_list_changed(expected, requested)) is changed
 

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_panel import listing
-from sessions_panel import search as search_module
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import liststate
+from sessions_panel.query import search as search_module
 from tests.page_support import (
     HTMX,
     body,
@@ -385,7 +385,7 @@ def test_load_more_costs_the_same_queries_however_deep(admin_client, make_sessio
     assert counts[0] == counts[1] == counts[2]
 
 
-@pytest.mark.parametrize("sort", sorted(listing.SORTS))
+@pytest.mark.parametrize("sort", sorted(liststate.SORTS))
 @pytest.mark.parametrize("status", ["all", "guest"])
 def test_load_more_pages_add_up_to_the_whole_list_in_every_order(
     admin_client, make_session, settings, django_user_model, sort, status
@@ -456,7 +456,7 @@ def test_bad_page_numbers_are_clamped_never_an_error(six_sessions, page, rows):
 
 
 def test_load_more_stops_at_the_row_cap_and_says_so(six_sessions, monkeypatch):
-    monkeypatch.setattr(listing, "MAX_ROWS", 4)
+    monkeypatch.setattr(liststate, "MAX_ROWS", 4)
     html = body(six_sessions.get(page_url(), {"page": "99"}))
     assert len(handles_in(html)) == 4
     assert "Load more" not in html
@@ -464,7 +464,7 @@ def test_load_more_stops_at_the_row_cap_and_says_so(six_sessions, monkeypatch):
 
 
 def test_appending_stops_at_the_row_cap_and_says_so(six_sessions, monkeypatch):
-    monkeypatch.setattr(listing, "MAX_ROWS", 4)
+    monkeypatch.setattr(liststate, "MAX_ROWS", 4)
     html = body(six_sessions.get(page_url(), **HTMX))
     more = body(six_sessions.get(load_more_url(html), **HTMX))
     assert len(handles_in(more)) == 2
@@ -599,12 +599,12 @@ def test_whole_page_costs_the_same_for_ten_and_a_hundred_rows(
 
 
 def test_list_state_round_trips_through_its_query_string():
-    state = listing.ListState.from_params(
+    state = liststate.ListState.from_params(
         {"q": " a&b ", "status": "guest", "sort": "ip", "page": "3"}, 10
     )
     assert state.query == "q=a%26b&status=guest&sort=ip&page=3"
-    assert listing.ListState.from_params(dict(parse_qsl(state.query)), 10) == state
-    assert listing.ListState.from_params({}, 10).query == ""
+    assert liststate.ListState.from_params(dict(parse_qsl(state.query)), 10) == state
+    assert liststate.ListState.from_params({}, 10).query == ""
 
 
 def test_breadcrumbs_name_the_app_as_the_admins_own_lists_do(admin_client):

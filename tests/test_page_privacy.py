@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from sessions_panel import privacy
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import privacy
 from tests.page_support import (
     HTMX,
     action_url,
@@ -155,7 +155,7 @@ def test_without_the_permission_a_load_more_position_in_the_ip_order_starts_at_t
     masked, sessions
 ):
     """An IP-order position (three values) must not reach the last-seen order (two)."""
-    from sessions_panel import cursor
+    from sessions_panel.query import cursor
 
     record = SessionRecord.objects.get(pk=sessions["v4"].pk)
     token = cursor.token(record, "ip")

@@ -8,8 +8,8 @@ import time
 import pytest
 from django.contrib.messages import get_messages
 
-from sessions_panel import reauth
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.termination import reauth
 from tests.page_support import HTMX, action_url, body, logged_in, page_url
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions_panel.useragent import describe
+from sessions_panel.tracking.useragent import describe
 
 
 @pytest.mark.parametrize(

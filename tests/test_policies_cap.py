@@ -22,8 +22,9 @@ from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
-from sessions_panel import policies, revocation
 from sessions_panel.models import AuditEntry, SessionRecord, short_id_for
+from sessions_panel.termination import policy
+from sessions_panel.tracking import policies, revocation
 from tests.policy_support import (
     PASSWORD,
     idle_for,
@@ -294,7 +295,7 @@ def _race(count: int, monkeypatch: pytest.MonkeyPatch) -> list[Client]:
     """``count`` logins of alice at once: all of them reach the cap check together, and
     each holds its lock a while, so without one they would all count the same sessions."""
     barrier = threading.Barrier(count, timeout=10)
-    real_cap_for, real_lock = policies.cap_for, policies._lock_user
+    real_cap_for, real_lock = policies.cap_for, policies.lock_user
 
     def cap_for(user: Any) -> int:
         cap = real_cap_for(user)
@@ -307,7 +308,7 @@ def _race(count: int, monkeypatch: pytest.MonkeyPatch) -> list[Client]:
         time.sleep(0.05)  # counted, not yet committed: the window a race would use
 
     monkeypatch.setattr(policies, "cap_for", cap_for)
-    monkeypatch.setattr(policies, "_lock_user", lock_user)
+    monkeypatch.setattr(policies, "lock_user", lock_user)
     clients = [Client() for _ in range(count)]
     errors: list[BaseException] = []
 
@@ -366,7 +367,7 @@ def test_the_lock_is_the_databases(end_oldest: int) -> None:
     from django.db import transaction
 
     with transaction.atomic():
-        policies._lock_user("default", 1)
+        policies.lock_user("default", 1)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -389,5 +390,5 @@ def test_expired_sessions_never_count(engine: str, refuse: int, alice: Any) -> N
 def test_a_login_without_a_tracked_session_is_left_alone(end_oldest: int, alice: Any) -> None:
     request = HttpRequest()
     request.session = SessionBase()  # no tracked engine: nothing to count or end
-    policies.on_login(sender=None, request=request, user=alice)
+    policy.on_login(sender=None, request=request, user=alice)
     assert policy_entries() == []

@@ -15,8 +15,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
-from sessions_panel import flags, policies
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import flags
+from sessions_panel.tracking import policies
 from tests.page_support import HTMX, body, page_url, row_html
 from tests.policy_support import idle_for, logged_in_for, move_back
 

@@ -25,8 +25,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_panel import revocation
 from sessions_panel.models import AuditEntry, Revocation, SessionRecord
+from sessions_panel.tracking import revocation
 from tests.page_support import (
     HTMX,
     action_url,

@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sessions_panel import flags, listing
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import flags, liststate
 from tests.page_support import HTMX, body, page_url
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +67,8 @@ def whole_table_sorts(plan: list[str]) -> list[str]:
     return [line for line in plan if f"Seq Scan on {TABLE}" in line]
 
 
-@pytest.mark.parametrize("status", listing.STATUSES)
-@pytest.mark.parametrize("sort", sorted(listing.SORTS))
+@pytest.mark.parametrize("status", liststate.STATUSES)
+@pytest.mark.parametrize("sort", sorted(liststate.SORTS))
 def test_every_order_and_status_reads_the_rows_from_an_index(mixed, sort, status):
     found = list(row_queries(mixed, page_url(), {"sort": sort, "status": status}))
     assert found
@@ -77,7 +77,7 @@ def test_every_order_and_status_reads_the_rows_from_an_index(mixed, sort, status
         assert not whole_table_sorts(plan), (sql[sql.find(" WHERE ") :], plan)
 
 
-@pytest.mark.parametrize("sort", sorted(listing.SORTS))
+@pytest.mark.parametrize("sort", sorted(liststate.SORTS))
 def test_load_more_seeks_to_its_position_through_an_index(mixed, sort):
     html = body(mixed.get(page_url(), {"sort": sort}, **HTMX))
     url = re.search(r'hx-get="([^"]*after=[^"]*)"', html)

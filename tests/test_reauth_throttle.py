@@ -27,8 +27,9 @@ from django.contrib.auth.signals import user_login_failed
 from django.contrib.messages import get_messages
 from django.core.checks import run_checks
 
-from sessions_panel import clock, reauth
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.termination import reauth
+from sessions_panel.tracking import clock
 from tests.page_support import HTMX, action_url, body, logged_in, page_url
 
 pytestmark = pytest.mark.django_db

@@ -23,11 +23,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_panel import client as client_module
-from sessions_panel import revocation
-from sessions_panel.client import clean_user_agent
 from sessions_panel.models import SessionRecord
-from sessions_panel.records import recently_seen
+from sessions_panel.tracking import client as client_module
+from sessions_panel.tracking import revocation
+from sessions_panel.tracking.client import clean_user_agent
+from sessions_panel.tracking.index_writer import recently_seen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 

@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 from django.utils.html import escape as django_escape
 
-from sessions_panel import row_markup
-from sessions_panel.flags import Flag
-from sessions_panel.listing import Row
+from sessions_panel.page import row_markup
+from sessions_panel.query.flags import Flag
+from sessions_panel.query.listing import Row
 
 HOSTILE = "\"'><script>alert(1)</script>&amp;"
 

@@ -13,7 +13,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
 from sessions_panel import termination
-from sessions_panel.checks import PANEL_MIDDLEWARE
+from sessions_panel.conf import PANEL_MIDDLEWARE
 from sessions_panel.models import AuditEntry, SessionRecord
 from tests.page_support import HTMX, action_url, body, page_url
 

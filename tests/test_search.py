@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sessions_panel import search
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import search
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from sessions_panel import listing, search
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import listing, liststate, search
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,8 @@ def plan(queryset) -> str:
 def page_query(branch):
     """What ``listing.fetch`` asks of one branch for the first page."""
     now = timezone.now()
-    rows = listing._unsearched(listing.ListState(q="x"), now).filter(branch)
-    return rows.select_related("user").order_by(*listing.SORTS["last_seen"])[:51]
+    rows = listing._unsearched(liststate.ListState(q="x"), now).filter(branch)
+    return rows.select_related("user").order_by(*liststate.SORTS["last_seen"])[:51]
 
 
 def ids(condition) -> set[int]:

@@ -9,8 +9,8 @@ import pytest
 from django.http import HttpRequest
 from django.test import Client
 
-from sessions_panel.client import APPLICATION_MAX_LENGTH, clean_user_agent
 from sessions_panel.models import SessionRecord
+from sessions_panel.tracking.client import APPLICATION_MAX_LENGTH, clean_user_agent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 

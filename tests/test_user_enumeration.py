@@ -20,8 +20,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_panel import privacy
 from sessions_panel.models import AuditEntry
+from sessions_panel.query import privacy
 from tests.page_support import HTMX, action_url, body, handles_in, logged_in, make_staff, page_url
 
 pytestmark = pytest.mark.django_db

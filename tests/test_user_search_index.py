@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sessions_panel import search, trigram, usertext
 from sessions_panel.models import SessionRecord, UserSearchText
+from sessions_panel.query import search, trigram, usertext
 
 pytestmark = pytest.mark.django_db
 

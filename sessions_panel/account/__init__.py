@@ -10,7 +10,7 @@ One concern per module:
 
 - :mod:`.rows`: which sessions are the user's, and what the page shows of each;
 - :mod:`.confirmation`: the password a kill asks for when
-  :func:`sessions_panel.reauth.needs_password` says so;
+  :func:`sessions_panel.termination.reauth.needs_password` says so;
 - :mod:`.views`: the page and its two actions (plain forms, POST, redirect, messages).
 
 A user can never see or end another user's session: every handle is looked up among

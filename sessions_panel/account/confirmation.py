@@ -1,8 +1,8 @@
 """The password “Your sessions” asks for before ending a session, when it must.
 
-Asked only when :func:`sessions_panel.reauth.needs_password` says so (the user last
+Asked only when :func:`sessions_panel.termination.reauth.needs_password` says so (the user last
 proved their password longer ago than ``REAUTH_WINDOW``). The check is the admin
-prompt's own (:func:`sessions_panel.reauth.confirm`): throttled per account, each
+prompt's own (:func:`sessions_panel.termination.reauth.confirm`): throttled per account, each
 failure logged, audited and sent as ``user_login_failed``; a right password restarts
 the window. A missing, wrong or locked-out password ends nothing, and says why.
 """
@@ -18,7 +18,7 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sessions_panel import reauth
+from sessions_panel.termination import reauth
 
 FIELD = "password"
 

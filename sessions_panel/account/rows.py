@@ -18,8 +18,8 @@ from django.db import router
 from django.db.models import QuerySet
 from django.utils.timesince import timesince
 
-from sessions_panel import useragent
 from sessions_panel.models import SessionRecord
+from sessions_panel.tracking import useragent
 
 #: Handles are ``secrets.token_urlsafe`` output; anything else is not worth a query.
 HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.sessions.backends import cache
 from django.core.cache import caches
 
-from sessions_panel import records
 from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.tracking import index_writer
 
 
 class SessionStore(TrackedSessionMixin, cache.SessionStore):
@@ -17,4 +17,4 @@ class SessionStore(TrackedSessionMixin, cache.SessionStore):
             [cls.cache_key_prefix + key for key in session_keys]
         )
         if index:
-            records.remove_many(session_keys)
+            index_writer.remove_many(session_keys)

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.core.cache import caches
 
-from sessions_panel import records
 from sessions_panel.backends.dbload import OneStatementLoad
 from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.tracking import index_writer
 
 logger = logging.getLogger("sessions_panel")
 
@@ -58,4 +58,4 @@ class SessionStore(TrackedSessionMixin, OneStatementLoad, cached_db.SessionStore
             [cls.cache_key_prefix + key for key in session_keys]
         )
         if index:
-            records.remove_many(session_keys)
+            index_writer.remove_many(session_keys)

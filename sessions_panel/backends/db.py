@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib.sessions.backends import db
 
-from sessions_panel import records
 from sessions_panel.backends.dbload import OneStatementLoad
 from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.tracking import index_writer
 
 
 class SessionStore(TrackedSessionMixin, OneStatementLoad, db.SessionStore):
@@ -14,4 +14,4 @@ class SessionStore(TrackedSessionMixin, OneStatementLoad, db.SessionStore):
     def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:
         cls.get_model_class().objects.filter(session_key__in=session_keys).delete()
         if index:
-            records.remove_many(session_keys)
+            index_writer.remove_many(session_keys)

@@ -30,9 +30,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.utils import timezone
 
-from sessions_panel import clock
 from sessions_panel.models import Revocation, SessionRecord
-from sessions_panel.revocation import INDEX_COLUMNS, Known, key_digest
+from sessions_panel.tracking import clock
+from sessions_panel.tracking.revocation import INDEX_COLUMNS, Known, key_digest
 
 #: How each supported vendor turns the index's user id into a revocation target.
 TEXT_CAST = {"sqlite": "CAST({} AS TEXT)", "postgresql": "CAST({} AS TEXT)"}

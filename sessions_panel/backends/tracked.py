@@ -5,7 +5,7 @@ The session data is Django's, untouched: nothing is added to what ``items()``,
 ``keys()`` or ``get_decoded()`` show, and ``cycle_key``, ``clear``, ``flush`` and the
 manager API behave as Django's do (Django's own ``sessions_tests`` run against these
 engines in CI). When a key was issued, which kills compare with, lives in the index
-row (see :mod:`sessions_panel.revocation`). ``create``, ``cycle_key`` and ``flush``
+row (see :mod:`sessions_panel.tracking.revocation`). ``create``, ``cycle_key`` and ``flush``
 all end in ``save`` or ``delete``, so overriding those two keeps the index exact.
 
 The async twins run the sync methods in a thread: one code path, and the index writes
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import UpdateError
 
-from sessions_panel import records, revocation
-from sessions_panel.client import ClientInfo, RequestClient, resolved
+from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -61,7 +61,7 @@ class TrackedSessionMixin(_Base):
         key = self._session_key
         if key is None:
             return data
-        user_id = records.user_id_from(data)
+        user_id = index_writer.user_id_from(data)
         why, state = revocation.verdict(key, user_id, known, policies=True)
         if why is None:
             return data
@@ -100,7 +100,7 @@ class TrackedSessionMixin(_Base):
             self.delete(key)
         except Exception:
             logger.warning("could not delete a refused session from the store", exc_info=True)
-            records.remove(key)
+            index_writer.remove(key)
 
     # -- save: index, and refuse to revive what was killed meanwhile ------------------
 
@@ -110,13 +110,15 @@ class TrackedSessionMixin(_Base):
             return self.create()  # create() saves again, and that save indexes
         key = self.session_key
         super().save(must_create=must_create)
-        records.upsert(key, data, self.get_expiry_date(), resolved(self.client), issued=must_create)
+        index_writer.upsert(
+            key, data, self.get_expiry_date(), resolved(self.client), issued=must_create
+        )
         if must_create:
             return  # a key made just now: nothing can have killed it yet
         # Checked after the write, not before: a kill that committed before this check
         # is seen here, and one that commits after it deletes what was just written. So
         # a kill racing a save never leaves the session, or its index row, behind.
-        if revocation.refusal(key, records.user_id_from(data)) is not None:
+        if revocation.refusal(key, index_writer.user_id_from(data)) is not None:
             self._discard(key)
             raise UpdateError  # SessionMiddleware answers SessionInterrupted, as Django does
 
@@ -137,10 +139,10 @@ class TrackedSessionMixin(_Base):
             return
         new = self.session_key
         assert new is not None
-        records.carry_login(old, new)
+        index_writer.carry_login(old, new)
         # After the new key exists, so a kill committing meanwhile is either seen here
         # or has an epoch later than the new key's issue time (and refuses it).
-        killed = revocation.refusal(old, records.user_id_from(data)) is not None
+        killed = revocation.refusal(old, index_writer.user_id_from(data)) is not None
         self.delete(old)
         if killed:
             # Killed while this request ran (a login or password change in flight):
@@ -157,7 +159,7 @@ class TrackedSessionMixin(_Base):
         key = session_key if session_key is not None else self.session_key
         super().delete(session_key)
         if key is not None:
-            records.remove(key)
+            index_writer.remove(key)
 
     async def adelete(self, session_key: str | None = None) -> None:
         await sync_to_async(self.delete)(session_key)
@@ -168,7 +170,7 @@ class TrackedSessionMixin(_Base):
     @classmethod
     def clear_expired(cls) -> None:
         super().clear_expired()
-        records.prune()
+        index_writer.prune()
         revocation.prune()
 
     @classmethod
@@ -187,7 +189,7 @@ class TrackedSessionMixin(_Base):
     # -- last seen -------------------------------------------------------------------
 
     def touch(self, interval: int) -> bool:
-        """Record that the session was used (see :func:`records.touch`).
+        """Record that the session was used (see :func:`index_writer.touch`).
 
         Loads the session if the request has not yet; does nothing for a key the store
         does not hold (or refuses), so a forged cookie never creates a row.
@@ -195,7 +197,7 @@ class TrackedSessionMixin(_Base):
         data = self._get_session()  # type: ignore[attr-defined]
         if self.session_key is None:
             return False
-        return records.touch(self.session_key, data, self.stored_expiry, self.client, interval)
+        return index_writer.touch(self.session_key, data, self.stored_expiry, self.client, interval)
 
     def stored_expiry(self) -> datetime:
         """When the store will drop this session; asked only when indexing it late."""

@@ -1,7 +1,7 @@
 """Template tags: the list's rows, and the "Sessions" section of a user's page.
 
 ``{% sessions_panel_rows rows %}`` renders the list's rows (see
-:mod:`sessions_panel.row_markup` for why in Python).
+:mod:`sessions_panel.page.row_markup` for why in Python).
 
 ``{% sessions_panel_user_sessions original %}`` renders that user's live-session count
 and a link to the Sessions page filtered to them (where their sessions can be ended).
@@ -17,7 +17,8 @@ from typing import Any
 
 from django import template
 
-from sessions_panel import row_markup, useradmin
+from sessions_panel import useradmin
+from sessions_panel.page import row_markup
 
 register = template.Library()
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from sessions_panel import views
 from sessions_panel.models import SessionRecord
+from sessions_panel.page import changelist
 from tests.browser.conftest import PANEL_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,14 +28,14 @@ def is_poll(request: Any) -> bool:
 @pytest.fixture
 def slow_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server takes a while to answer the refresh (a big list, a busy database)."""
-    fragment = views._fragment
+    fragment = changelist.fragment
 
     def slow(request: Any, *args: Any, **kwargs: Any) -> Any:
         if request.headers.get("HX-Trigger") == "sp-poller":
             time.sleep(1.5)
         return fragment(request, *args, **kwargs)
 
-    monkeypatch.setattr(views, "_fragment", slow)
+    monkeypatch.setattr(changelist, "fragment", slow)
 
 
 def test_an_unchanged_list_is_answered_304_and_kept(

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from sessions_panel import search, trigram, usertext
 from sessions_panel.models import SessionRecord
+from sessions_panel.query import search, trigram, usertext
 from tests.custom_user.models import EmailUser
 from tests.page_support import (
     HTMX,

@@ -11,10 +11,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from sessions_panel import records, revocation
 from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.management.progress import Progress
 from sessions_panel.models import SessionRecord, short_id_for
-from sessions_panel.progress import Progress
+from sessions_panel.tracking import index_writer, revocation
 
 
 class Command(BaseCommand):
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
         objs = []
         for key, data, expiry in rows:
-            user_id = records.user_id_from(data)
+            user_id = index_writer.user_id_from(data)
             if revocation.refusal(key, user_id) is not None:
                 continue
             # Without a custom expiry, a session was last saved SESSION_COOKIE_AGE

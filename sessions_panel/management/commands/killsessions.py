@@ -13,9 +13,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from sessions_panel import listing, termination
-from sessions_panel.client import parse_ip
-from sessions_panel.progress import Progress
+from sessions_panel import termination
+from sessions_panel.management.progress import Progress
+from sessions_panel.query import liststate
+from sessions_panel.termination import audit
+from sessions_panel.tracking.client import parse_ip
 
 #: Characters printed as escapes: controls (ESC, BEL, CR... would drive the operator's
 #: terminal: clear it, retitle it, hide what follows), format characters (bidi
@@ -142,7 +144,7 @@ def find_user(value: str) -> Any:
             by_login = None
     else:
         by_login = manager.filter(**{model.USERNAME_FIELD: value}).first()
-    pk, invalid = listing.parse_user_id(value)
+    pk, invalid = liststate.parse_user_id(value)
     by_pk = manager.filter(pk=pk).first() if pk and not invalid else None
     if by_login is not None and by_pk is not None and by_login.pk != by_pk.pk:
         raise CommandError(
@@ -249,7 +251,7 @@ class Command(BaseCommand):
                 "Sessions not yet in the index end too (they are refused on their next request)."
             )
         label = audit_label(one_line(actor, ACTOR_MAX), os_user())
-        recorded = termination._clean_reason(reason)
+        recorded = audit.clean_reason(reason)
         self.stdout.write(
             _("Audit trail: by %(actor)s; reason: %(reason)s.")
             % {"actor": shown(label), "reason": shown(recorded) if recorded else "—"}

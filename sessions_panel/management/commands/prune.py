@@ -11,9 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from sessions_panel import records, revocation, termination
+from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SeenAddress
+from sessions_panel.tracking import index_writer, revocation
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
-        rows = records.prune(now)
+        rows = index_writer.prune(now)
         refused = termination.purge_refused()
         policy = termination.purge_by_policy()
         markers = revocation.prune()

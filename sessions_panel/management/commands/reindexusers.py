@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, router
 
-from sessions_panel import trigram, usertext
 from sessions_panel.models import UserSearchText
+from sessions_panel.query import trigram, usertext
 
 
 class Command(BaseCommand):

@@ -38,8 +38,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
-from sessions_panel.client import ClientInfo
 from sessions_panel.models import SeenAddress, SessionRecord
+from sessions_panel.tracking.client import ClientInfo
 
 # Documentation ranges only (RFC 5737, RFC 3849): a re-run clears exactly these guests.
 DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")

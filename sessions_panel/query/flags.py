@@ -15,9 +15,9 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sessions_panel import policies
 from sessions_panel.conf import conf
 from sessions_panel.models import SeenAddress, SessionRecord
+from sessions_panel.tracking import policies
 
 MULTIPLE = "multiple"
 NEW_IP = "new-ip"

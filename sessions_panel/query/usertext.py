@@ -2,7 +2,7 @@
 
 Search matches a user by username, email, first and last name (those the user model
 has). Lower-cased and joined in one column of :class:`UserSearchText`, they can carry
-one trigram index (:mod:`sessions_panel.trigram`); the user table is not the panel's
+one trigram index (:mod:`sessions_panel.query.trigram`); the user table is not the panel's
 to index.
 
 The row follows the user: a ``post_save`` receiver rewrites it when a searched field may

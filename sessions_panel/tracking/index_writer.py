@@ -20,10 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import router
 from django.utils import timezone
 
-from sessions_panel import revocation
-from sessions_panel.client import ClientInfo, RequestClient, resolved
-from sessions_panel.clock import DatabaseNow
 from sessions_panel.models import SeenAddress, SessionRecord, short_id_for
+from sessions_panel.tracking import revocation
+from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
+from sessions_panel.tracking.clock import DatabaseNow
 
 METADATA_FIELDS = ("ip", "user_agent", "application")
 

@@ -6,7 +6,7 @@ at 1,000,000 rows). So each way of matching is its own indexed *branch*:
 
 - users first (the login field, email, names: a trigram index; every word of the text
   in one of them, so a full name finds its user), then their sessions by ``user_id``
-  (:mod:`sessions_panel.usermatch`);
+  (:mod:`sessions_panel.query.usermatch`);
 - the IP as a prefix: a range on the text column (SQLite), or inet ranges
   (PostgreSQL), never ``LIKE`` (but to walk, below);
 - the short session ID as a prefix (a range on its index);
@@ -36,9 +36,10 @@ from django.core.cache import caches
 from django.db import connections, router
 from django.db.models import Q
 
-from sessions_panel import privacy, records, usermatch, usertext
 from sessions_panel.models import SHORT_ID_LENGTH, SessionRecord
-from sessions_panel.records import APPLICATIONS_KEY
+from sessions_panel.query import privacy, usermatch, usertext
+from sessions_panel.tracking import index_writer
+from sessions_panel.tracking.index_writer import APPLICATIONS_KEY
 
 #: More matching users than this: match their sessions through one subquery instead.
 USER_MATCH_LIMIT = 500
@@ -204,7 +205,7 @@ def _pair(seek: Q, walk: Q | None, share: float) -> tuple[Q, Q]:
 def _share_of(condition: Q, alias: str) -> float:
     """The share of live rows ``condition`` matches, counted up to :data:`WALK_SHARE`
     (no further: the count reads the index that serves ``condition``)."""
-    live = max(1, records.live_count())
+    live = max(1, index_writer.live_count())
     bound = math.ceil(live * WALK_SHARE)
     return SessionRecord.objects.using(alias).filter(condition)[:bound].count() / live
 

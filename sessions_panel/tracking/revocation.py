@@ -10,7 +10,7 @@ the session data the application sees: a tracked engine changes nothing in
 (created before the panel was installed, or written straight into the store) counts
 as older than every epoch, so Kill All ends it too.
 
-Issue times and epochs both come from the database's clock (:mod:`sessions_panel.clock`),
+Issue times and epochs both come from the database's clock (:mod:`sessions_panel.tracking.clock`),
 so hosts whose clocks disagree agree on what an epoch refuses; epochs only move forward,
 whatever order kills commit in. Every read here goes to the database the router
 writes to: a replica that lags would serve a killed session.
@@ -18,7 +18,7 @@ writes to: a replica that lags would serve a killed session.
 One indexed statement answers all of it; the ``db`` engine (and ``cached_db`` when its
 cache misses) asks it in the statement that loads the session (``backends/dbload.py``)
 and hands the answer over as :class:`Known`. The same statement reads what the session
-policies decide by (:mod:`sessions_panel.policies`): when the session was last used and
+policies decide by (:mod:`sessions_panel.tracking.policies`): when the session was last used and
 when its user logged in, and the database's now; so a policy costs a request nothing.
 """
 
@@ -35,9 +35,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sessions_panel import clock
 from sessions_panel.conf import conf
 from sessions_panel.models import Revocation, SessionRecord
+from sessions_panel.tracking import clock
 
 #: Why a load is refused: killed by name, issued before an epoch, or ended by a policy.
 KILLED = "key"

@@ -14,7 +14,7 @@ Either serves only text of at least three characters (:func:`serves`); several s
 words ("alice martin") are looked up together, each a substring (FTS5 phrases side by
 side, or one ``LIKE`` each). Where there is
 no index (another database, no FTS5 or ``pg_trgm``: :func:`usable`), the search scans
-the user table as before (:mod:`sessions_panel.usermatch`): slower, never wrong.
+the user table as before (:mod:`sessions_panel.query.usermatch`): slower, never wrong.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save, pre_delete, pre_save
 
-from sessions_panel import policies, reauth, termination
+from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.middleware import current_session
+from sessions_panel.termination import policy, reauth
 
 
 def _remember_old_state(
@@ -58,4 +59,4 @@ def connect() -> None:
     pre_delete.connect(_end_before_delete, sender=user_model, dispatch_uid=uid)
     user_logged_in.connect(reauth.on_login, dispatch_uid=uid)
     # The login time (ABSOLUTE_LIFETIME) and the cap (MAX_SESSIONS_PER_USER).
-    user_logged_in.connect(policies.on_login, dispatch_uid="sessions_panel.policies")
+    user_logged_in.connect(policy.on_login, dispatch_uid="sessions_panel.policies")

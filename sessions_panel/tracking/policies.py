@@ -5,7 +5,7 @@ than that many seconds ago is refused on its next request, which goes on anonymo
 like a killed session's. **Lifetime** (``ABSOLUTE_LIFETIME``): an authenticated
 session is refused once that many seconds have passed since its user logged in,
 however active it is. Both are decided in the load, from what the load reads anyway
-(:class:`~sessions_panel.revocation.Known`: the index row's ``seen``, ``logged_in`` and
+(:class:`~sessions_panel.tracking.revocation.Known`: the index row's ``seen``, ``logged_in`` and
 ``issued``, and the database's now, in the statement that reads the revocation state),
 so neither costs a request a query, nor a write while the session is fresh. A refused
 session ends through :func:`sessions_panel.termination.end_refused` (a revocation
@@ -13,7 +13,7 @@ marker, its data and row dropped, an audit entry, ``session_killed``), and
 ``manage.py prune`` ends those no request comes back for
 (:func:`sessions_panel.termination.purge_by_policy`).
 
-The times are the database's clock (:mod:`sessions_panel.clock`), as for kills: hosts
+The times are the database's clock (:mod:`sessions_panel.tracking.clock`), as for kills: hosts
 whose clocks disagree agree on when a session went idle. "Last seen" is written at most
 every ``LAST_SEEN_INTERVAL`` seconds, so a session may be refused after between
 ``IDLE_TIMEOUT - LAST_SEEN_INTERVAL`` and ``IDLE_TIMEOUT`` seconds unused (check W002
@@ -46,18 +46,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db import connections, router, transaction
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from sessions_panel import clock, revocation
-from sessions_panel.clock import DatabaseNow
 from sessions_panel.conf import conf
 from sessions_panel.models import Revocation, SessionRecord
+from sessions_panel.tracking import clock, revocation
+from sessions_panel.tracking.clock import DatabaseNow
 
 logger = logging.getLogger("sessions_panel")
 
@@ -185,7 +184,7 @@ def cap_for(user: Any) -> int:
     return conf.MAX_SESSIONS_PER_USER
 
 
-def _lock_user(using: str, user_pk: Any) -> None:
+def lock_user(using: str, user_pk: Any) -> None:
     """Hold a lock on ``user_pk``'s sessions until the transaction ends."""
     connection = connections[using]
     if connection.vendor == "postgresql":
@@ -256,53 +255,6 @@ def alive_others(using: str, user: Any, own_key: str) -> list[SessionRecord]:
         return (start is not None, start or 0.0, row.created, row.pk)
 
     return sorted(alive, key=oldest_first)
-
-
-def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """``user_logged_in``: note when the session's user logged in, and hold the cap."""
-    from sessions_panel.backends.tracked import TrackedSessionMixin
-
-    session = getattr(request, "session", None)
-    if request is None or not isinstance(session, TrackedSessionMixin):
-        return
-    using = router.db_for_write(SessionRecord)
-    cap = cap_for(user)
-    if not cap:
-        if session.session_key is not None:
-            SessionRecord.objects.using(using).filter(session_key=session.session_key).update(
-                user_id=user.pk, logged_in=DatabaseNow()
-            )
-        return
-    refused = False
-    with transaction.atomic(using=using):
-        _lock_user(using, user.pk)
-        if session.session_key is None:
-            # login() flushed another user's session: make the new one now, so that it
-            # is counted, under the lock, by the next login of this user.
-            session.save()
-        key = session.session_key
-        assert key is not None
-        SessionRecord.objects.using(using).filter(session_key=key).update(
-            user_id=user.pk, logged_in=DatabaseNow()
-        )
-        others = alive_others(using, user, key)
-        over = len(others) + 1 - cap
-        if over > 0:
-            from sessions_panel import termination
-
-            if conf.MAX_SESSIONS_ACTION == REFUSE:
-                termination.refuse_login(request, user, cap)
-                refused = True
-            else:
-                try:
-                    termination.end_over_cap(others[:over], user, cap)
-                except termination.NotTracked:
-                    # The page and the checks say so (E001, E003); a login is no place
-                    # to fail for it.
-                    logger.exception("the session cap could not end the oldest sessions")
-    if refused:
-        setattr(request, REFUSED_LOGIN, True)
-        messages.error(request, refused_message(cap), fail_silently=True)
 
 
 def refused_message(cap: int) -> str:

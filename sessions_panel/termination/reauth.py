@@ -35,9 +35,9 @@ from django.contrib.auth.signals import user_login_failed
 from django.db import DatabaseError, IntegrityError, router, transaction
 from django.http import HttpRequest
 
-from sessions_panel import clock
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, ReauthThrottle, SessionRecord
+from sessions_panel.tracking import clock
 
 logger = logging.getLogger("sessions_panel")
 

@@ -22,7 +22,7 @@ from django.utils.formats import date_format as localized_date
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from sessions_panel.listing import Row
+from sessions_panel.query.listing import Row
 
 
 def escape(value: Any) -> str:

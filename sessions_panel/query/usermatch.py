@@ -1,21 +1,21 @@
 """The user branch of a search: which users match the text, and two ways to reach
-their sessions (which one a query uses is :mod:`sessions_panel.search`'s choice).
+their sessions (which one a query uses is :mod:`sessions_panel.query.search`'s choice).
 
 What matches: every word of the text (split at whitespace) is in one of the user's
-searched fields (:func:`sessions_panel.usertext.search_fields`: the ``USERNAME_FIELD``,
+searched fields (:func:`sessions_panel.query.usertext.search_fields`: the ``USERNAME_FIELD``,
 the email, first and last name, those the model has), as the admin's own
 ``search_fields`` work. So a full name, "alice martin", finds Alice Martin although
 first and last name are kept apart; a single word is a plain substring of one field.
 
 Where the users are found:
 
-- the trigram index (:mod:`sessions_panel.trigram`) for words of three characters or
+- the trigram index (:mod:`sessions_panel.query.trigram`) for words of three characters or
   more (shorter words of the same text are tested on the rows it finds); shorter text
-  scans the panel's one-column copy (:mod:`sessions_panel.usertext`),
+  scans the panel's one-column copy (:mod:`sessions_panel.query.usertext`),
   a third of the cost of four ``LIKE`` on the user table;
 - the user table itself when there is no index (another database, no FTS5 or
   ``pg_trgm``) or the copy has lost step with the user table (users bulk-created or
-  deleted without signals, :func:`sessions_panel.usertext.in_step`): slower, and
+  deleted without signals, :func:`sessions_panel.query.usertext.in_step`): slower, and
   exactly what the search did before the index.
 
 Their sessions: by the users' ids (``seek``: the ``(user, last_seen)`` index, a cost per
@@ -35,8 +35,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from sessions_panel import trigram, usertext
 from sessions_panel.models import UserSearchText
+from sessions_panel.query import trigram, usertext
 
 
 class _Source:

@@ -1,0 +1,177 @@
+"""Ending sessions by a "not before" epoch: every session of a user (:func:`kill_user`)
+or of the site (:func:`kill_all`), indexed or not, in constant time; the purge follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Q
+
+from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.termination import protection, purge
+from sessions_panel.termination.audit import Actor, KillResult, finish
+from sessions_panel.termination.guard import ensure_tracked, primary
+from sessions_panel.tracking import index_writer, revocation
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger("sessions_panel")
+
+
+def _kept_key(session: SessionBase | None) -> str | None:
+    """The caller's session key, made sure to have an index row (which carries the
+    issue time an epoch spares it by)."""
+    if session is None or session.session_key is None:
+        return None
+    key = session.session_key
+    if not SessionRecord.objects.using(primary()).filter(session_key=key).exists():
+        index_writer.upsert(key, session._get_session(), session.get_expiry_date(), None)  # type: ignore[attr-defined]
+    return key
+
+
+def kill_user(
+    user: Any, *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
+) -> KillResult:
+    """End every session of ``user`` (indexed or not), except ``keep`` if given."""
+    ensure_tracked()
+    keep_key = _kept_key(keep) if keep is not None and _owner(keep) == str(user.pk) else None
+    result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
+    rows = SessionRecord.objects.using(primary()).live().filter(user=user)
+    _epoch_kill(result, rows, keep_key, lambda: revocation.revoke_user(user.pk, keep_key))
+    return finish(result, actor, reason, detail=f"user {user.get_username()}")
+
+
+def kill_all(
+    *,
+    actor: Actor = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    spare_superusers: bool = False,
+) -> KillResult:
+    """End every session, indexed or not, except ``keep`` (the caller's own session)
+    and, with ``spare_superusers``, superusers' indexed sessions (re-issued at the
+    epoch, as ``keep`` is: see :func:`revocation.revoke_all_sparing`).
+
+    The global epoch ends them all at once, whatever their number. The stored data is
+    then purged in batches for up to :data:`~.purge.PURGE_SECONDS`, and the index emptied at
+    once (a million rows one by one takes minutes), keeping the caller's row and those
+    of sessions issued since. What stays in the store is refused on every load and
+    goes when it expires (``clearsessions``).
+    """
+    ensure_tracked()
+    keep_key = _kept_key(keep)
+    result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    spare = None
+    if spare_superusers and protection.has_superuser_field():
+        spare = (
+            SessionRecord.objects.live()
+            .filter(protection.superuser_rows())
+            .exclude(session_key=keep_key or "")
+        )
+    try:
+        # The live count the admin just saw (cached): a COUNT over a million rows
+        # would hold the epoch back.
+        result.requested = max(0, index_writer.live_count(using=primary()) - (1 if keep_key else 0))
+        epoch, result.spared = revocation.revoke_all_sparing(keep_key, spare)
+        result.requested = max(0, result.requested - result.spared)
+    except DatabaseError:
+        logger.exception("could not record Kill All; no session was ended")
+        result.failed = max(result.requested, 1)
+        return finish(result, actor, reason)
+    result.killed = result.requested
+    targeted = revocation.issued_before(SessionRecord.objects.using(primary()), epoch).exclude(
+        session_key=keep_key or ""
+    )
+    count = 0
+    try:
+        count, short_ids, user_ids, _ = purge.purge_rows(
+            targeted, keep_key, purge.PURGE_SECONDS, batch_size=purge.STORE_BATCH, index=False
+        )
+        result.short_ids, result.user_ids = short_ids, list(dict.fromkeys(user_ids))
+    except Exception:
+        logger.exception("purging the store after Kill All failed; its sessions are refused")
+        result.store_fault = True
+    try:
+        _empty_index(epoch, keep_key)
+    except DatabaseError:
+        logger.exception("emptying the index after Kill All failed; its sessions are refused")
+    # Requests refused meanwhile drop their own rows, so the purge may count fewer.
+    result.killed = result.requested = max(result.requested, count)
+    return finish(result, actor, reason)
+
+
+def _empty_index(epoch: float, keep_key: str | None) -> None:
+    """Drop every index row except the caller's and those of sessions issued since."""
+    survivors_filter = Q(issued__gte=epoch)
+    if keep_key:
+        survivors_filter |= Q(session_key=keep_key)
+    using = primary()
+    connection = connections[using]
+    table = connection.ops.quote_name(SessionRecord._meta.db_table)
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # no writer slips in between the steps
+                cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        survivors = list(SessionRecord.objects.using(using).filter(survivors_filter))
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # Its files swapped for empty ones: no row by row, whatever the size.
+                cursor.execute(f"TRUNCATE {table}")
+            else:
+                # Without WHERE, SQLite frees the pages instead of deleting row by row.
+                cursor.execute(f"DELETE FROM {table}")
+        SessionRecord.objects.using(using).bulk_create(survivors)
+    index_writer.forget_live_count()
+    index_writer.recently_seen.clear()
+
+
+def _epoch_kill(
+    result: KillResult,
+    rows: Any,
+    keep_key: str | None,
+    revoke: Callable[[], float],
+    expected: Callable[[Any], int] = lambda targeted: int(targeted.count()),
+) -> None:
+    """Set a "not before" epoch (the kill itself), then purge what it refuses.
+
+    If the epoch cannot be written nothing was ended, and the result says so. Once it
+    is written every targeted session is refused, so a failing purge only delays the
+    clean-up (and the result says that too).
+    """
+    rows = rows.exclude(session_key=keep_key or "")
+    try:
+        result.requested = expected(rows)
+        epoch = revoke()
+    except DatabaseError:
+        logger.exception("could not record the kill; no session was ended")
+        result.failed = max(result.requested, 1)
+        return
+    result.killed = result.requested
+    try:
+        count, short_ids, user_ids, finished = purge.purge_rows(
+            revocation.issued_before(rows, epoch), keep_key, purge.PURGE_SECONDS
+        )
+    except Exception:
+        logger.exception("purging ended sessions failed; they are refused anyway")
+        result.store_fault = True
+        return
+    if finished:
+        result.killed = result.requested = count
+    else:
+        logger.info("purged %d ended sessions; manage.py prune purges the rest", count)
+        result.killed = result.requested = max(result.requested, count)
+    result.short_ids = short_ids
+    result.user_ids = list(dict.fromkeys([*result.user_ids, *user_ids]))
+
+
+def _owner(session: SessionBase) -> str | None:
+    from django.contrib.auth import SESSION_KEY
+
+    value = session.get(SESSION_KEY)
+    return None if value is None else str(value)

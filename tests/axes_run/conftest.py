@@ -3,7 +3,7 @@
 django-axes keeps its counts in tables of its own, which exist only where ``axes`` was
 installed when the test database was made; switching it on for one test of the main
 run would leave its signal receivers behind for every later test. So these tests run
-in a child pytest on their own settings, from ``tests/test_reauth_throttle.py`` in the
+in a child pytest on their own settings, from ``tests/termination/test_reauth_throttle.py`` in the
 main run, which fails if they fail or if none ran.
 """
 

@@ -272,7 +272,7 @@ def test_user_add_page_has_no_sessions_section(admin_client):
 def test_a_hostile_username_is_escaped_in_the_per_user_view(
     admin_client, django_user_model, make_session
 ):
-    from tests.test_page_security import SCRIPT, assert_inert
+    from tests.page.test_page_security import SCRIPT, assert_inert
 
     user = django_user_model.objects.create_user(SCRIPT)
     make_session(user=user)

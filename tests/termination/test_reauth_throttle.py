@@ -406,7 +406,7 @@ def test_the_defaults_are_five_failures_and_five_minutes() -> None:
 
 # -- django-axes ------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AXES_COMMAND = [
     sys.executable,
     "-m",

@@ -114,7 +114,7 @@ def test_wrong_password_is_a_clear_error_and_nothing_ends(
     assert messages_of(response) == ["That password is not correct. Nothing was ended."]
     assert all_alive(victims, store_class)
     assert SessionRecord.objects.count() == 4
-    # No kill on record; the failure itself is (tests/test_reauth_throttle.py).
+    # No kill on record; the failure itself is (tests/termination/test_reauth_throttle.py).
     assert list(AuditEntry.objects.values_list("scope", "killed")) == [("reauth", 0)]
     assert authenticated_at(admin) == before  # the window did not restart
     assert FIELD in body(admin.get(page_url()))

@@ -199,7 +199,7 @@ def test_a_resolver_flags_by_each_users_own_cap_without_a_chip(
 ) -> None:
     settings.SESSIONS_PANEL = {
         "MAX_SESSIONS_PER_USER": 5,
-        "MAX_SESSIONS_RESOLVER": "tests.test_policies_page.cap_of_one_for_user0",
+        "MAX_SESSIONS_RESOLVER": "tests.page.test_policies_page.cap_of_one_for_user0",
     }
     one = record(make_session(user=users[0]))
     two = [record(make_session(user=users[1])) for _ in range(2)]

@@ -163,7 +163,7 @@ def test_add_and_change_permissions_are_always_refused(rf, admin_user):
     assert model_admin.has_delete_permission(request) is True
 
 
-@pytest.mark.urls("tests.test_page_access")
+@pytest.mark.urls("tests.page.test_page_access")
 def test_page_works_on_a_custom_admin_site(admin_client, make_session):
     victim = make_session()
     url = "/second-admin/sessions_panel/sessionrecord/"
@@ -180,7 +180,7 @@ def test_page_works_on_a_custom_admin_site(admin_client, make_session):
     assert not SessionRecord.objects.filter(pk=record.pk).exists()
 
 
-@pytest.mark.urls("tests.test_page_access")
+@pytest.mark.urls("tests.page.test_page_access")
 def test_custom_admin_site_sends_anonymous_users_to_its_own_login(client):
     response = client.get("/second-admin/sessions_panel/sessionrecord/")
     assert response.status_code == 302

@@ -139,7 +139,9 @@ def test_default_application_is_the_verbose_name_of_the_app_owning_the_view(
 
 
 @pytest.mark.parametrize(
-    "resolver", ["tests.test_user_agent.shop_resolver", shop_resolver], ids=["path", "callable"]
+    "resolver",
+    ["tests.tracking.test_user_agent.shop_resolver", shop_resolver],
+    ids=["path", "callable"],
 )
 def test_application_resolver_setting_overrides_the_default(
     client: Client, settings: Any, resolver: Any
@@ -154,7 +156,9 @@ def test_application_resolver_setting_overrides_the_default(
 def test_application_resolver_result_is_cleaned_and_truncated(
     client: Client, settings: Any
 ) -> None:
-    settings.SESSIONS_PANEL = {"APPLICATION_RESOLVER": "tests.test_user_agent.dirty_resolver"}
+    settings.SESSIONS_PANEL = {
+        "APPLICATION_RESOLVER": "tests.tracking.test_user_agent.dirty_resolver"
+    }
 
     client.get("/probe/write/")
 

@@ -262,7 +262,7 @@ def test_a_resolver_sets_a_cap_per_user(
 ) -> None:
     settings.SESSIONS_PANEL = {
         "MAX_SESSIONS_PER_USER": CAP,
-        "MAX_SESSIONS_RESOLVER": "tests.test_policies_cap.per_user_cap",
+        "MAX_SESSIONS_RESOLVER": "tests.tracking.test_policies_cap.per_user_cap",
     }
     django_user_model.objects.create_user("solo", password=PASSWORD, is_staff=True)
     django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)

@@ -15,6 +15,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save, pre_delete, pre_save
 
 from sessions_panel import policies, reauth, termination
+from sessions_panel.account import notice
 from sessions_panel.conf import conf
 from sessions_panel.middleware import current_session
 
@@ -59,3 +60,5 @@ def connect() -> None:
     user_logged_in.connect(reauth.on_login, dispatch_uid=uid)
     # The login time (ABSOLUTE_LIFETIME) and the cap (MAX_SESSIONS_PER_USER).
     user_logged_in.connect(policies.on_login, dispatch_uid="sessions_panel.policies")
+    # After the policies: a sign-in they refused is no new sign-in to tell of.
+    user_logged_in.connect(notice.on_login, dispatch_uid="sessions_panel.notice")

@@ -11,12 +11,18 @@ class SessionsPanelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from sessions_panel import checks
+        from sessions_panel.account import notice
         from sessions_panel.query import usertext
         from sessions_panel.termination import receivers
 
         receivers.connect()
         usertext.connect()
+        # After the kill service's (the policies'): a sign-in they refused is no new
+        # sign-in to tell of.
+        user_logged_in.connect(notice.on_login, dispatch_uid="sessions_panel.notice")
 
         register(Tags.security)(checks.check_settings)
         register(Tags.security)(checks.check_policies)

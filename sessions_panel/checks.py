@@ -106,6 +106,7 @@ def _invalid_value(name: str, value: Any) -> str | None:
         "AUDIT_RETENTION_DAYS",
         "REAUTH_WINDOW",
         "REAUTH_MAX_FAILURES",
+        "NEW_SIGN_IN_INTERVAL",
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return "a whole number of 0 or more"
@@ -128,7 +129,12 @@ def _invalid_value(name: str, value: Any) -> str | None:
     elif name == "IP_STORAGE":
         if value not in ("full", "truncated", "none"):
             return '"full", "truncated" or "none"'
-    elif name in ("STORE_USER_AGENT", "END_SESSIONS_ON_PASSWORD_CHANGE", "PROTECT_SUPERUSERS"):
+    elif name in (
+        "STORE_USER_AGENT",
+        "END_SESSIONS_ON_PASSWORD_CHANGE",
+        "PROTECT_SUPERUSERS",
+        "NEW_SIGN_IN_EMAIL",
+    ):
         if not isinstance(value, bool):
             return "True or False"
     elif name == "ACCOUNT_BASE_TEMPLATE":

@@ -59,6 +59,11 @@ DEFAULTS: Mapping[str, Any] = {
     # End a user's other sessions when their password changes (their current session,
     # re-keyed by update_session_auth_hash, stays).
     "END_SESSIONS_ON_PASSWORD_CHANGE": False,
+    # Email a user when they sign in from a browser or an address their account has
+    # not used before (the new_sign_in signal is sent either way).
+    "NEW_SIGN_IN_EMAIL": False,
+    # Seconds between two such emails to one user, at most one in this time.
+    "NEW_SIGN_IN_INTERVAL": 3600,
     # The template "Your sessions" extends (blocks ``title`` and ``content``): the
     # host's own base, so the page sits in the site's layout.
     "ACCOUNT_BASE_TEMPLATE": "sessions_panel/account/base.html",
@@ -164,6 +169,14 @@ class Settings:
     @property
     def PROTECT_SUPERUSERS(self) -> bool:
         return bool(get("PROTECT_SUPERUSERS"))
+
+    @property
+    def NEW_SIGN_IN_EMAIL(self) -> bool:
+        return bool(get("NEW_SIGN_IN_EMAIL"))
+
+    @property
+    def NEW_SIGN_IN_INTERVAL(self) -> int:
+        return int(get("NEW_SIGN_IN_INTERVAL"))
 
     @property
     def ACCOUNT_BASE_TEMPLATE(self) -> str:

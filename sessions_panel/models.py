@@ -140,6 +140,33 @@ class SeenAddress(models.Model):
         return f"{self.user_id} @ {self.ip}"
 
 
+class SeenBrowser(models.Model):
+    """Which browsers (family and system, no version) a user signed in with, and when:
+    what "a sign-in from a new browser" compares against."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+    )
+    browser = models.CharField(max_length=100)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    #: When this user was last sent a new sign-in email (on one row per user: the
+    #: first), so that a burst of sign-ins sends one.
+    notified = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["user", "browser"], name="sessions_pa_seenbrow_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.browser}"
+
+
 class Revocation(models.Model):
     """What a load must refuse: one killed key, one user's sessions, or all sessions.
 

@@ -30,3 +30,7 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):  
     # Concurrent runs on one server (two CI jobs, a developer beside CI) must not share
     # a test database: each run creates and drops its own.
     DATABASES["default"]["TEST"] = {"NAME": f"test_sessions_panel_{os.getpid()}"}  # noqa: F405
+
+# Mail goes to django.core.mail.outbox. Django 6.1 reads MAILERS (and warns, an error
+# here, when it is missing); 5.2 reads EMAIL_BACKEND, which pytest-django sets.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -168,3 +168,12 @@ def test_valid_values_pass(settings: Any, name: str, value: Any) -> None:
 def test_an_account_base_template_that_is_not_a_name_is_e007(settings, value):
     settings.SESSIONS_PANEL = {"ACCOUNT_BASE_TEMPLATE": value}
     assert panel_ids() == ["sessions_panel.E007"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NEW_SIGN_IN_EMAIL", "yes"), ("NEW_SIGN_IN_INTERVAL", -1), ("NEW_SIGN_IN_INTERVAL", 1.5)],
+)
+def test_a_bad_new_sign_in_setting_is_e007(settings, name, value):
+    settings.SESSIONS_PANEL = {name: value}
+    assert panel_ids() == ["sessions_panel.E007"]

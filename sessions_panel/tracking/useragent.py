@@ -35,3 +35,18 @@ def describe(user_agent: str) -> str:
     if system is not None and (name := _named(system.family)):
         parts.append(name)
     return SEPARATOR.join(parts)
+
+
+@lru_cache(maxsize=1024)
+def family(user_agent: str) -> str:
+    """Browser and OS without versions ("Firefox · Windows"): a browser's update is no
+    new device. "" when neither is recognised."""
+    if not user_agent:
+        return ""
+    result = ua_parser.parse(user_agent)
+    names = [
+        name
+        for part in (result.user_agent, result.os)
+        if part is not None and (name := _named(part.family))
+    ]
+    return SEPARATOR.join(names)

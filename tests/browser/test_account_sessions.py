@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sessions_panel.models import AuditEntry, SessionRecord
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, NavigationWatch
 
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -121,10 +121,12 @@ def test_ending_a_session_by_keyboard_alone(new_page, session_cookie, carol, oth
         pytest.fail("the End button cannot be reached with Tab")
     focus = button.evaluate("(el) => getComputedStyle(el).outlineStyle")
     assert focus != "none"  # a visible focus ring
+    watch = NavigationWatch(page)
     page.keyboard.press("Enter")
     message = page.locator(".spa-messages")
     expect(message).to_have_text("The session on Chrome 131 · Windows was signed out.")
     expect(message).to_be_focused()  # autofocus: read first, no script needed
+    watch.assert_no_navigation()  # htmx swapped the page's part in place
     expect(page.locator(CARDS)).to_have_count(2)
     assert not alive(others["laptop"])
     assert alive(others["dave"]) and alive(others["guest"])

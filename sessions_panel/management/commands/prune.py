@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from sessions_panel import termination
 from sessions_panel.conf import conf
-from sessions_panel.models import AuditEntry, SeenAddress
+from sessions_panel.models import AuditEntry, SeenAddress, SeenBrowser
 from sessions_panel.tracking import index_writer, revocation
 
 
@@ -31,9 +31,9 @@ class Command(BaseCommand):
         refused = termination.purge_refused()
         policy = termination.purge_by_policy()
         markers = revocation.prune()
-        history, _ = SeenAddress.objects.filter(
-            last_seen__lt=now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
-        ).delete()
+        history_start = now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
+        history, _ = SeenAddress.objects.filter(last_seen__lt=history_start).delete()
+        browsers, _ = SeenBrowser.objects.filter(last_seen__lt=history_start).delete()
         audit = 0
         if conf.AUDIT_RETENTION_DAYS > 0:
             audit, _ = AuditEntry.objects.filter(
@@ -44,5 +44,6 @@ class Command(BaseCommand):
             f"{refused:,} sessions ended by a kill, "
             f"{markers:,} revocation markers, "
             f"{policy:,} sessions ended by a policy, "
-            f"{history:,} IP history entries and {audit:,} audit entries."
+            f"{history:,} IP history entries, {browsers:,} browser history entries "
+            f"and {audit:,} audit entries."
         )

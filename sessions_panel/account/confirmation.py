@@ -9,14 +9,10 @@ the window. A missing, wrong or locked-out password ends nothing, and says why.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from django.http import HttpRequest
-from django.utils import timezone
-from django.utils.formats import time_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from sessions_panel.termination import reauth
 
@@ -30,20 +26,6 @@ class Confirmation:
 
     confirmed: bool
     error: str = ""
-
-
-def locked_out_text(outcome: reauth.Outcome) -> str:
-    """ "Too many wrong passwords: try again at 14:05 (in 5 minutes)." (the admin page's
-    words, so one translation serves both)."""
-    minutes = max(1, math.ceil(outcome.remaining / 60))
-    until = outcome.until
-    at = time_format(timezone.localtime(until), "TIME_FORMAT") if until is not None else ""
-    return ngettext(
-        "Too many wrong passwords: try again at %(time)s (in %(count)d minute). Nothing was ended.",
-        "Too many wrong passwords: try again at %(time)s (in %(count)d minutes). "
-        "Nothing was ended.",
-        minutes,
-    ) % {"time": at, "count": minutes}
 
 
 def confirm(request: HttpRequest, action: str) -> Confirmation:
@@ -60,7 +42,7 @@ def confirm(request: HttpRequest, action: str) -> Confirmation:
         return Confirmation(confirmed=True)
     if not outcome.locked:
         return Confirmation(False, _("That password is not correct. Nothing was ended."))
-    text = locked_out_text(outcome)
+    text = reauth.locked_out_text(outcome)
     if outcome.locked_now:
         text = _("That password is not correct.") + " " + text
     return Confirmation(False, text)

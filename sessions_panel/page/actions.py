@@ -4,7 +4,6 @@ list the admin was looking at, the password asked again, and the answer after it
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -14,8 +13,6 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_htmx.http import HttpResponseClientRedirect
@@ -115,24 +112,11 @@ def password_confirmed(request: HttpRequest, action: str) -> bool:
     if not outcome.locked:
         messages.error(request, _("That password is not correct. Nothing was ended."))
         return False
-    text = _locked_out_text(outcome)
+    text = reauth.locked_out_text(outcome)
     if outcome.locked_now:
         text = _("That password is not correct.") + " " + text
     messages.error(request, text)
     return False
-
-
-def _locked_out_text(outcome: reauth.Outcome) -> str:
-    """ "Too many wrong passwords: try again at 14:05 (in 5 minutes)." """
-    minutes = max(1, math.ceil(outcome.remaining / 60))
-    until = outcome.until
-    at = time_format(timezone.localtime(until), "TIME_FORMAT") if until is not None else ""
-    return ngettext(
-        "Too many wrong passwords: try again at %(time)s (in %(count)d minute). Nothing was ended.",
-        "Too many wrong passwords: try again at %(time)s (in %(count)d minutes). "
-        "Nothing was ended.",
-        minutes,
-    ) % {"time": at, "count": minutes}
 
 
 def superuser_refusal(details: dict[str, str]) -> str:

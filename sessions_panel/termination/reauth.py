@@ -25,6 +25,7 @@ the record (:func:`confirm`):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.db import DatabaseError, IntegrityError, router, transaction
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import ngettext
 
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, ReauthThrottle, SessionRecord
@@ -206,3 +210,17 @@ def _iso(moment: float) -> str:
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         mark_authenticated(request)
+
+
+def locked_out_text(outcome: Outcome) -> str:
+    """ "Too many wrong passwords: try again at 14:05 (in 5 minutes). Nothing was ended."
+    The words of every prompt (the admin page's, "Your sessions"): one translation."""
+    minutes = max(1, math.ceil(outcome.remaining / 60))
+    until = outcome.until
+    at = time_format(timezone.localtime(until), "TIME_FORMAT") if until is not None else ""
+    return ngettext(
+        "Too many wrong passwords: try again at %(time)s (in %(count)d minute). Nothing was ended.",
+        "Too many wrong passwords: try again at %(time)s (in %(count)d minutes). "
+        "Nothing was ended.",
+        minutes,
+    ) % {"time": at, "count": minutes}

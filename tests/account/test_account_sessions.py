@@ -616,3 +616,9 @@ def test_wrong_passwords_are_throttled_and_audited_as_on_the_admin_page(
         views.ACTION_OTHERS,
     }
     assert not AuditEntry.objects.filter(killed__gt=0).exists()
+
+
+def test_no_template_comment_leaks_into_the_page(browser, make_session, alice):
+    make_session(user=alice)
+    html = body(browser.get(page_url()))
+    assert "{#" not in html and "#}" not in html and "{%" not in html

@@ -33,6 +33,7 @@ kill service alone, and an audit that admins could edit or delete would prove no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import update_wrapper
@@ -41,7 +42,7 @@ from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Model
+from django.db.models import Model, QuerySet, Value
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
@@ -133,14 +134,14 @@ class SessionRecordAdmin(_ModelAdmin):
 class AuditEntryAdmin(_AuditAdmin):
     """Who ended which sessions, when and why: read-only, for the ``view`` permission."""
 
-    list_display = ("created", "by", "scope", "killed", "failed", "reason")
+    list_display = ("created", "by", "scope", "killed", "failed", "reason_shown")
     list_filter = ("scope", "created")
     search_fields = ("actor_repr", "reason", "short_ids")
     fields = (
         "created",
         "by",
         "scope",
-        "reason",
+        "reason_shown",
         "requested",
         "killed",
         "failed",
@@ -216,6 +217,45 @@ class AuditEntryAdmin(_AuditAdmin):
             setattr(entry, READER, reader)
         return entry
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        """The list's entries carry their reader's rights too (as annotations): the
+        list's display methods get the entry alone."""
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                **{
+                    READER_REVEAL_IP: Value(privacy.can_reveal_ip(request)),
+                    READER_VIEW_USERS: Value(privacy.can_view_users(request)),
+                }
+            )
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AuditEntry], search_term: str
+    ) -> tuple[QuerySet[AuditEntry], bool]:
+        # A reason is free text: a search for part of an address in it would tell a
+        # reader without reveal_ip what the mask hides, by what it finds.
+        setattr(
+            request,
+            REASON_SEARCHABLE,
+            privacy.can_reveal_ip(request) or not _ADDRESS_LIKE.search(search_term),
+        )
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str] | tuple[str, ...]:
+        fields = tuple(super().get_search_fields(request))
+        if getattr(request, REASON_SEARCHABLE, False):
+            return fields
+        return tuple(f for f in fields if f != "reason")
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_shown(self, entry: AuditEntry) -> str:
+        """The reason as typed, addresses in it masked for a reader without reveal_ip."""
+        if reader_of(entry).reveal_ip:
+            return entry.reason
+        return privacy.mask_ips_in_text(entry.reason)
+
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """No ``?detail__contains=192.0.2`` on the list: a filter by what a reader sees
         masked would tell them the hidden part by what it finds."""
@@ -245,6 +285,14 @@ class AuditEntryAdmin(_AuditAdmin):
 
 #: Where :meth:`AuditEntryAdmin.get_object` leaves the reader's rights on an entry.
 READER = "_sessions_panel_reader"
+#: The same rights, as the list's annotations (see ``get_queryset``).
+READER_REVEAL_IP = "sp_reader_reveal_ip"
+READER_VIEW_USERS = "sp_reader_view_users"
+#: Where ``get_search_results`` notes whether the reason may be searched for this term.
+REASON_SEARCHABLE = "_sessions_panel_reason_searchable"
+#: A search term that could match part of an address: a digit, a colon, or a word of
+#: hex digits alone (an IPv6 group).
+_ADDRESS_LIKE = re.compile(r"[0-9:]|(?<![\w])[a-fA-F]{1,4}(?![\w])")
 #: Fields the audit list cannot be filtered by (see ``lookup_allowed``).
 UNFILTERABLE = frozenset({"detail", "filters"})
 #: The order a filter-wide kill's filters are written in (the page's query string's).
@@ -262,7 +310,13 @@ class Reader:
 
 def reader_of(entry: AuditEntry) -> Reader:
     reader = getattr(entry, READER, None)
-    return reader if isinstance(reader, Reader) else Reader()
+    if isinstance(reader, Reader):
+        return reader
+    # On the list: the annotations of AuditEntryAdmin.get_queryset.
+    return Reader(
+        getattr(entry, READER_REVEAL_IP, False) is True,
+        getattr(entry, READER_VIEW_USERS, False) is True,
+    )
 
 
 def names_shown(entry: AuditEntry, reader: Reader) -> bool:

@@ -243,3 +243,40 @@ def test_mask_search_shows_a_typed_address_as_far_as_the_mask(text: str, shown: 
 )
 def test_mask_ips_in_text_masks_what_parses_as_an_address(text: str, shown: str) -> None:
     assert privacy.mask_ips_in_text(text) == shown
+
+
+# -- the reason, typed by the admin who killed ------------------------------------------
+
+
+@pytest.fixture
+def reason_with_addresses(admin_client: Client, make_session: Any) -> AuditEntry:
+    """A kill whose reason names the addresses (admins write what they saw)."""
+    record = SessionRecord.objects.get(session_key=make_session(ip=V4).session_key)
+    termination.kill_session(record.handle, reason=f"scraper from {V4} and {V6}")
+    return AuditEntry.objects.get()
+
+
+def test_a_reason_is_shown_masked_to_readers_without_reveal_ip(
+    auditor: Client, reason_with_addresses: AuditEntry
+) -> None:
+    for page in (LIST, change_url(reason_with_addresses)):
+        html = unescape(body(auditor.get(page)))
+        assert "scraper from 192.0.•••.•••" in html, page
+        assert_no_full_address(html)
+
+
+def test_a_reason_is_shown_whole_to_readers_with_reveal_ip(
+    revealing_auditor: Client, reason_with_addresses: AuditEntry
+) -> None:
+    for page in (LIST, change_url(reason_with_addresses)):
+        html = unescape(body(revealing_auditor.get(page)))
+        assert f"scraper from {V4} and {V6}" in html, page
+
+
+def test_the_reason_cannot_be_searched_for_the_hidden_part(
+    auditor: Client, revealing_auditor: Client, reason_with_addresses: AuditEntry
+) -> None:
+    rows = 'class="field-created'
+    assert body(auditor.get(LIST, {"q": "192.0.2.102"})).count(rows) == 0
+    assert body(auditor.get(LIST, {"q": "scraper"})).count(rows) == 1  # words still find it
+    assert body(revealing_auditor.get(LIST, {"q": "192.0.2.102"})).count(rows) == 1

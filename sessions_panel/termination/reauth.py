@@ -34,6 +34,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import time_format
@@ -133,6 +134,19 @@ def confirm(request: HttpRequest, password: str, *, action: str = "") -> Outcome
     return Outcome(
         ok=False, locked_until=locked_until, remaining=locked_until - now, locked_now=True
     )
+
+
+def prune_throttle() -> int:
+    """Forget the throttle rows that no longer count: not locked, and their failures
+    older than ``REAUTH_LOCKOUT`` (the next failure would start again anyway)."""
+    using = router.db_for_write(ReauthThrottle)
+    now = clock.now(using)
+    stale = ReauthThrottle.objects.using(using).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        since__lt=now - conf.REAUTH_LOCKOUT,
+    )
+    deleted, _ = stale.delete()
+    return deleted
 
 
 def check_password(request: HttpRequest, password: str) -> bool:

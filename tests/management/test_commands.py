@@ -354,3 +354,30 @@ def test_prune_purges_what_a_kill_refuses_but_could_not_clean(
         else:  # no index row to find it by: refused on load, gone when it expires
             assert store_class()(victim.session_key).load() == {}
     assert SessionRecord.objects.filter(session_key=spared.session_key).exists()
+
+
+def test_prune_forgets_password_throttles_that_no_longer_count(django_user_model: Any) -> None:
+    """A throttle row is kept while it locks or its failures still count; after that it
+    says nothing a next failure would not start again, and goes."""
+    import time
+
+    from sessions_panel.models import ReauthThrottle
+
+    lockout = 300
+    now = time.time()
+    users = [django_user_model.objects.create_user(f"admin{i}") for i in range(4)]
+    ReauthThrottle.objects.create(user=users[0], failures=2, since=now - lockout - 60)
+    ReauthThrottle.objects.create(
+        user=users[1], failures=5, since=now - lockout - 60, locked_until=now - 1
+    )
+    ReauthThrottle.objects.create(user=users[2], failures=2, since=now - 10)
+    ReauthThrottle.objects.create(
+        user=users[3], failures=5, since=now - lockout - 60, locked_until=now + 120
+    )
+    out = StringIO()
+
+    call_command("prune", stdout=out)
+
+    kept = set(ReauthThrottle.objects.values_list("user_id", flat=True))
+    assert kept == {users[2].pk, users[3].pk}  # counting, and locked
+    assert "2 password throttles" in out.getvalue()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SeenAddress, SeenBrowser
+from sessions_panel.termination import reauth
 from sessions_panel.tracking import index_writer, revocation
 
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         history_start = now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
         history, _ = SeenAddress.objects.filter(last_seen__lt=history_start).delete()
         browsers, _ = SeenBrowser.objects.filter(last_seen__lt=history_start).delete()
+        throttles = reauth.prune_throttle()
         audit = 0
         if conf.AUDIT_RETENTION_DAYS > 0:
             audit, _ = AuditEntry.objects.filter(
@@ -44,6 +46,6 @@ class Command(BaseCommand):
             f"{refused:,} sessions ended by a kill, "
             f"{markers:,} revocation markers, "
             f"{policy:,} sessions ended by a policy, "
-            f"{history:,} IP history entries, {browsers:,} browser history entries "
-            f"and {audit:,} audit entries."
+            f"{history:,} IP history entries, {browsers:,} browser history entries, "
+            f"{throttles:,} password throttles and {audit:,} audit entries."
         )

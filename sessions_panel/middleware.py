@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.conf import conf
+from sessions_panel.models import remember_sweep_within
 from sessions_panel.tracking import policies
 from sessions_panel.tracking.client import RequestClient
 
@@ -46,7 +47,7 @@ class SessionsPanelMiddleware:
         session.client = RequestClient(request)
         token = _current.set(session)
         try:
-            response = self.get_response(request)
+            response = remember_sweep_within(lambda: self.get_response(request))
         finally:
             _current.reset(token)
         # A login the session cap refused: back to the login form (MAX_SESSIONS_ACTION).

@@ -7,15 +7,19 @@ search and counting are indexed queries that never decode session data.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 SHORT_ID_LENGTH = 8
+T = TypeVar("T")
 
 
 def new_handle() -> str:
@@ -32,7 +36,51 @@ def short_id_for(session_key: str) -> str:
 
 class SessionRecordQuerySet(models.QuerySet["SessionRecord"]):
     def live(self, now: datetime | None = None) -> SessionRecordQuerySet:
-        return self.filter(expiry__gt=now or timezone.now())
+        """Rows of sessions that can still be used: not expired, and not ended by a
+        Kill All whose clean-up is still under way (:class:`Sweep`)."""
+        rows = self.filter(expiry__gt=now or timezone.now())
+        epoch = sweep_epoch(self.db)
+        if epoch is None:
+            return rows
+        # The rows issued since the Kill All, found through the ``issued`` index: the
+        # planner, left to the page's order, would walk every ended row still there.
+        survivors = SessionRecord.objects.using(self.db).filter(issued__gte=epoch).values("pk")
+        return rows.filter(pk__in=survivors)
+
+
+#: Within a request (the middleware opens it), what :func:`sweep_epoch` read: asked once.
+_sweep_seen: ContextVar[dict[str, float | None] | None] = ContextVar(
+    "sessions_panel_sweep_seen", default=None
+)
+
+
+def sweep_epoch(using: str | None = None) -> float | None:
+    """The epoch of the Kill All whose clean-up is under way, if one is (one small
+    read, once per request)."""
+    alias = using or router.db_for_write(Sweep)
+    seen = _sweep_seen.get()
+    if seen is not None and alias in seen:
+        return seen[alias]
+    epoch = Sweep.objects.using(alias).order_by("-epoch").values_list("epoch", flat=True).first()
+    if seen is not None:
+        seen[alias] = epoch
+    return epoch
+
+
+def note_sweep(using: str, epoch: float | None) -> None:
+    """What this request now knows of the clean-up (it began, or it is over)."""
+    seen = _sweep_seen.get()
+    if seen is not None:
+        seen[using] = epoch
+
+
+def remember_sweep_within(scope: Callable[[], T]) -> T:
+    """Run ``scope`` (a request) reading the clean-up state at most once per database."""
+    token = _sweep_seen.set({})
+    try:
+        return scope()
+    finally:
+        _sweep_seen.reset(token)
 
 
 class SessionRecord(models.Model):
@@ -117,6 +165,20 @@ class SessionRecord(models.Model):
         return (self.ip, self.user_agent) != (self.initial_ip, self.initial_user_agent)
 
 
+class IndexCount(models.Model):
+    """How many rows the session index holds, kept by triggers on its table (see
+    :mod:`sessions_panel.tracking.index_count`): the badge's count without a scan."""
+
+    slot = models.PositiveSmallIntegerField(primary_key=True)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.slot}: {self.total}"
+
+
 class SeenAddress(models.Model):
     """Which IPs a user's sessions came from, and when: the history behind "New IP"."""
 
@@ -197,6 +259,22 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.target[:8]}"
+
+
+class Sweep(models.Model):
+    """A Kill All's clean-up under way: the index rows (and stored data) of sessions
+    issued before ``epoch`` are still there, refused on load and hidden from every
+    list and count (``SessionRecordQuerySet.live``), and deleted in batches after the
+    response (:mod:`sessions_panel.termination.sweep`). One row at most."""
+
+    epoch = models.FloatField()
+    started = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"sweep before {self.epoch}"
 
 
 class AuditEntry(models.Model):

@@ -88,3 +88,113 @@ def parse_tags(html: str) -> Tags:
     parser.feed(html)
     parser.close()
     return parser
+
+
+#: The id of the list's one kill form, which every row's Kill button submits.
+KILL_FORM = "sp-kill-form"
+
+
+def kill_button(row: str) -> dict[str, str | None] | None:
+    """The attributes of a row's Kill button (``None`` when the row has none): a submit
+    button of the list's kill form, posting the row's handle."""
+    buttons = [
+        attrs
+        for tag, attrs in parse_tags(row).tags
+        if tag == "button" and "sp-kill" in (attrs.get("class") or "").split()
+    ]
+    assert len(buttons) <= 1, buttons
+    return buttons[0] if buttons else None
+
+
+class _RowCells(HTMLParser):
+    """What the Kill dialog is filled from, per row, read as ``sessions_panel.js`` reads it:
+    the text of the row's cells (unescaped, as ``textContent``), never data attributes."""
+
+    FIELDS = {
+        "user": ("sp-username",),
+        "application": ("sp-cell-app",),
+        "ip": ("sp-ip", "sp-ip-value"),  # ".sp-ip .sp-ip-value"
+        "short-id": ("sp-short-id",),
+        "browser": ("sp-browser",),
+    }
+    VOID = {"input", "br", "img", "meta", "link", "hr", "wbr", "source", "col"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._row: dict[str, Any] | None = None
+        self._stack: list[tuple[str, set[str]]] = []
+
+    def _inside(self, *classes: str) -> bool:
+        """Whether the open elements hold ``classes`` as a descendant chain."""
+        wanted = list(classes)
+        for _, have in self._stack:
+            if wanted and wanted[0] in have:
+                wanted.pop(0)
+        return not wanted
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        classes = set((values.get("class") or "").split())
+        if tag == "tr" and "data-handle" in values:
+            self._row = {
+                "handle": values["data-handle"],
+                "current": "sp-current" in classes,
+                "user_href": None,
+                "kill": None,
+                "focus": [],
+                **dict.fromkeys(self.FIELDS),
+            }
+            self.rows[str(values["data-handle"])] = self._row
+            self._stack = []
+        if self._row is None:
+            return
+        if "data-sp-focus" in values:
+            self._row["focus"].append(values["data-sp-focus"])
+        if tag == "a" and self._inside("sp-username") and self._row["user_href"] is None:
+            self._row["user_href"] = values.get("href")
+        if tag == "button" and "sp-kill" in classes:
+            self._row["kill"] = values
+        if tag not in self.VOID:
+            self._stack.append((tag, classes))
+            for name, chain in self.FIELDS.items():
+                # The first match, as querySelector: an element that opens the chain.
+                if self._row[name] is None and chain[-1] in classes and self._inside(*chain):
+                    self._row[name] = ""
+                    self._stack[-1] = (tag, classes | {f"sp-field-{name}"})
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._row is None:
+            return
+        if tag == "tr":
+            self._row, self._stack = None, []
+            return
+        for index in range(len(self._stack) - 1, -1, -1):
+            if self._stack[index][0] == tag:
+                del self._stack[index:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._row is None:
+            return
+        for _, classes in self._stack:
+            for name in self.FIELDS:
+                if f"sp-field-{name}" in classes:
+                    self._row[name] += data
+
+
+def row_cells(html: str) -> dict[str, dict[str, Any]]:
+    """Per handle, what the Kill dialog shows of that row (``sessions_panel.js``
+    ``openKillDialog``): ``user``, ``application`` ("" for "—"), ``ip`` (as shown, ""
+    when unknown), ``short-id``, ``current``, ``authenticated`` (the username is a link),
+    ``user_href``; and the row's ``browser`` text, ``kill`` button and ``focus`` roles."""
+    parser = _RowCells()
+    parser.feed(html)
+    parser.close()
+    for row in parser.rows.values():
+        for name in parser.FIELDS:
+            row[name] = (row[name] or "").strip()
+        if row["application"] == "\u2014":
+            row["application"] = ""
+        row["authenticated"] = row["user_href"] is not None
+    return parser.rows

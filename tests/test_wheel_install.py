@@ -577,7 +577,7 @@ def check_panel(page: Any, host: Host) -> None:
     local = expiry.astimezone(BERLIN)
     time_tag = own.locator(".sp-cell-expires time")
     shown = datetime.fromisoformat(time_tag.get_attribute("datetime") or "")
-    assert shown == expiry
+    assert shown == expiry.replace(microsecond=0)  # to the second
     assert shown.utcoffset() == local.utcoffset()  # +01:00 in winter, +02:00 in summer
     german = f"{local.day}. {DE_MONTHS[local.month - 1]} {local.year} {local:%H:%M}"
     expect(time_tag).to_have_text(german)
@@ -588,7 +588,8 @@ def check_kill(page: Any) -> None:
     from playwright.sync_api import expect
 
     earlier = page.locator("tr.sp-row:not(.sp-current)")
-    short_id = earlier.locator("form.sp-kill-form").get_attribute("data-short-id")
+    short_id = earlier.locator(".sp-short-id").text_content()
+    assert short_id and re.fullmatch(r"[0-9a-f]{8}", short_id), short_id
     earlier.get_by_role("button", name=f"Sitzung {short_id} ({EARLIER_EMAIL}) beenden").click()
     dialog = page.locator("#sp-kill-dialog")
     expect(dialog).to_be_visible()

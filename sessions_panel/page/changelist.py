@@ -25,7 +25,7 @@ from django_htmx.http import replace_url
 
 from sessions_panel import termination
 from sessions_panel.conf import conf
-from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.models import AuditEntry, SessionRecord, sweep_epoch
 from sessions_panel.page import freshness, health
 from sessions_panel.page.mount import (
     MORE_TEMPLATE,
@@ -38,7 +38,7 @@ from sessions_panel.page.mount import (
     wants_fragment,
 )
 from sessions_panel.query import flags, listing, liststate, privacy, search
-from sessions_panel.termination import protection, reauth
+from sessions_panel.termination import protection, reauth, sweep
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -258,7 +258,19 @@ def _more(
 
 
 def session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
-    """The page, or on an htmx request only its results (search, filter, poll)."""
+    """The page, or on an htmx request only its results (search, filter, poll).
+
+    While a Kill All's clean-up is under way, each answer carries it on once sent
+    (:func:`sweep.after_response`): a process that stopped mid-way leaves it to the
+    next page anyone opens, or to ``prune``.
+    """
+    response = _session_list(request, model_admin)
+    if sweep_epoch() is not None:
+        sweep.after_response(response)
+    return response
+
+
+def _session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     state = list_state(request, request.GET)

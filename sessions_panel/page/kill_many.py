@@ -27,7 +27,7 @@ from sessions_panel.page.actions import (
     store_fault,
 )
 from sessions_panel.query import listing, liststate, privacy
-from sessions_panel.termination import protection
+from sessions_panel.termination import protection, sweep
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -45,6 +45,8 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
         reason=posted_reason(request),
         keep=request.session,
         spare_superusers=protection.applies(request.user),
+        # The admin waits for the kill, not for the clean-up: it runs after the answer.
+        purge_seconds=0,
     )
     text = ngettext(
         "Ended %(count)d session. Your own session was kept.",
@@ -60,7 +62,9 @@ def kill_all(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse
             _("Some sessions could not be ended; try again.") + " " + text,
         )
     store_fault(request, result)
-    return after_action(request, model_admin, state)
+    response = after_action(request, model_admin, state)
+    sweep.after_response(response)
+    return response
 
 
 def _list_changed(expected: str, requested: int) -> str:

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -26,8 +29,8 @@ from sessions_panel.page.actions import (
     store_fault,
     superuser_refusal,
 )
-from sessions_panel.page.mount import HANDLE
-from sessions_panel.query import liststate, privacy
+from sessions_panel.page.mount import HANDLE, ROW_GONE_TEMPLATE, wants_fragment
+from sessions_panel.query import listing, liststate, privacy
 from sessions_panel.termination import protection
 
 if TYPE_CHECKING:
@@ -92,7 +95,27 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
         messages.info(request, _("Session %(id)s had already ended.") % details)
     if own and result.ok:
         return logged_out(request, model_admin)
+    if result.ok and not result.store_fault and wants_fragment(request) and not state.filtered:
+        return _row_gone(request, model_admin, record.handle)
     return after_action(request, model_admin, state)
+
+
+def _row_gone(request: HttpRequest, model_admin: ModelAdmin[Any], handle: str) -> HttpResponse:
+    """The session is gone: take its row out, and say so (badge, Kill All's count,
+    message), out of band. Re-rendering the list would cost as much again as the kill;
+    the rest of it stands, and the next refresh brings anything else that changed.
+    Only for the unfiltered list: a search's match counts would need its query again.
+    """
+    context = {
+        "handle": handle,
+        "counts": listing.counts(timezone.now(), request.session.session_key),
+        "can_kill": True,
+    }
+    response = TemplateResponse(request, ROW_GONE_TEMPLATE, context)
+    # The answer's only content is out of band: the dialog's target stays as it is.
+    response["HX-Reswap"] = "none"
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 def _target_user(request: HttpRequest) -> tuple[Any, str, int]:

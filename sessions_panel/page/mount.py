@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 PAGE_TEMPLATE = "sessions_panel/sessions.html"
 UPDATE_TEMPLATE = "sessions_panel/update.html"
 MORE_TEMPLATE = "sessions_panel/more.html"
+ROW_GONE_TEMPLATE = "sessions_panel/row_gone.html"
 #: Handles are ``secrets.token_urlsafe`` output; anything else is not worth a query.
 HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REASON_MAX_LENGTH = 500

@@ -34,8 +34,6 @@ def escape(value: Any) -> str:
 class Labels:
     """The row labels in the active language, translated and escaped once per page."""
 
-    only_user: str
-    session_id: str
     this_session: str
     unknown_browser: str
     risk_flags: str
@@ -46,9 +44,6 @@ class Labels:
     guest: str
     masked_title: str
     masked: str
-    toggle_title: str
-    ip_address: str
-    ip_hidden: str
     unknown_ip: str
     kill: str
     logs_you_out: str
@@ -65,8 +60,6 @@ class Labels:
     @classmethod
     def current(cls) -> Labels:
         return cls(
-            only_user=escape(_("Show only the sessions of this user")),
-            session_id=escape(_("Session ID")),
             this_session=escape(_("This session")),
             unknown_browser=escape(_("Unknown browser")),
             risk_flags=escape(_("Risk flags")),
@@ -77,9 +70,6 @@ class Labels:
             guest=escape(_("Guest")),
             masked_title=escape(_("Masked: you may not see full IP addresses")),
             masked=escape(_("IP address, masked")),
-            toggle_title=escape(_("Show or hide the IP address")),
-            ip_address=escape(_("IP address")),
-            ip_hidden=escape(_("hidden, press to show")),
             unknown_ip=escape(_("Unknown")),
             kill=escape(_("Kill")),
             logs_you_out=escape(_("Logs you out")),
@@ -120,7 +110,7 @@ def _policy_ends(row: Row, labels: Labels, today: Any) -> str:
     """When a session policy ends the session, if before its expiry: a moment, never a
     countdown, so the row stays the same while time passes (``freshness``)."""
     parts = [
-        f'\n      <span class="sp-policy-end sp-policy-{kind}">'
+        f' <span class="sp-policy-end sp-policy-{kind}">'
         f"{label % {'time': _moment(moment, today)}}</span>"
         for kind, moment, label in (
             ("idle", row.idle_out, labels.idle_out),
@@ -131,41 +121,34 @@ def _policy_ends(row: Row, labels: Labels, today: Any) -> str:
     return "".join(parts)
 
 
-def _user_cell(row: Row, labels: Labels, changelist_url: str) -> str:
+def _user_cell(row: Row, labels: Labels) -> str:
     if row.is_authenticated:
+        # A query alone: the list's own address with only this user's filter.
         user_param = escape(quote(str(row.user_id), safe="/"))
-        name = (
-            f'<span class="sp-username"><a href="{changelist_url}?user={user_param}" '
-            f'data-sp-focus="{escape(row.handle)}:user" '
-            f'title="{labels.only_user}">{escape(row.user_label)}</a></span>'
-        )
+        name = f'<a class="sp-username" href="?user={user_param}">{escape(row.user_label)}</a>'
     else:
         name = f'<span class="sp-username sp-guest">{escape(row.user_label)}</span>'
-    full_name = f'<span class="sp-fullname">{escape(row.full_name)}</span>' if row.full_name else ""
-    this = f'<span class="sp-this">{labels.this_session}</span>' if row.is_current else ""
-    title = f' title="{escape(row.user_agent)}"' if row.user_agent else ""
+    full_name = (
+        f' <span class="sp-fullname">{escape(row.full_name)}</span>' if row.full_name else ""
+    )
+    this = f' <span class="sp-this">{labels.this_session}</span>' if row.is_current else ""
     browser = escape(row.browser) if row.browser else labels.unknown_browser
     flags = ""
     if row.flags:
         # A disclosure, not a tooltip: a ``title`` is out of reach by touch and keyboard,
         # and a title plus hidden text was read twice. The label is read once, "collapsed";
         # opened, the reason follows it.
-        handle = escape(row.handle)
         items = "".join(
-            f'\n        <li class="sp-flag sp-flag-{escape(flag.code)}" '
-            f'data-sp-flag="{escape(flag.code)}"><details><summary '
-            f'data-sp-focus="{handle}:flag-{escape(flag.code)}">{escape(flag.label)}</summary>'
-            f'<span class="sp-flag-why">{escape(flag.why)}</span></details></li>'
+            f'<li data-sp-flag="{escape(flag.code)}"><details><summary>'
+            f"{escape(flag.label)}</summary>"
+            f'<span class="sp-why">{escape(flag.why)}</span></details></li>'
             for flag in row.flags
         )
-        flags = f'<ul class="sp-flags" aria-label="{labels.risk_flags}">{items}\n      </ul>'
+        flags = f'<ul class="sp-flags" aria-label="{labels.risk_flags}">{items}</ul>'
     return (
-        f'<td class="sp-cell-user">\n      <div class="sp-user">\n        {name}\n'
-        f"        {full_name}\n      </div>\n"
-        f'      <div class="sp-meta">\n        <span class="sp-short-id" title="'
-        f'{labels.session_id}">{escape(row.short_id)}</span>\n        {this}\n'
-        f"      </div>\n"
-        f'      <div class="sp-browser"{title}>{browser}</div>\n      {flags}\n    </td>'
+        f'<td><div class="sp-user">{name}{full_name}</div>'
+        f'<div class="sp-meta"><span class="sp-short-id">{escape(row.short_id)}</span>{this}'
+        f'</div><div class="sp-browser">{browser}</div>{flags}</td>'
     )
 
 
@@ -177,95 +160,76 @@ def _ip_cell(row: Row, labels: Labels) -> str:
             f'<span class="sp-ip-value">{escape(row.ip)}</span></span>'
         )
     if row.ip:
-        handle = escape(row.handle)
+        # Blurred until pressed (the CSS); the script makes it a toggle, named by the
+        # list's one label while blurred ("IP address, hidden…") and by its value once
+        # revealed: attributes it sets on every badge after each swap anyway.
         return (
-            f'<button type="button" class="sp-ip" aria-pressed="false" data-handle="{handle}" '
-            f'data-sp-focus="{handle}:ip"\n        title="{labels.toggle_title}">'
-            f'<span class="sp-visually-hidden">{labels.ip_address} </span>'
-            f'<span class="sp-visually-hidden sp-ip-hidden">{labels.ip_hidden}</span>'
-            f'<span class="sp-ip-value" aria-hidden="true">{escape(row.ip)}</span></button>'
+            f'<button type="button" class="sp-ip"><span class="sp-ip-value">'
+            f"{escape(row.ip)}</span></button>"
         )
     return f'<span class="sp-ip sp-ip-unknown">{labels.unknown_ip}</span>'
 
 
-def _action_cell(
-    row: Row, labels: Labels, action: str, csrf_input: str, changelist_url: str
-) -> str:
-    # The user's own view, for the Kill dialog's link: ending all of their sessions is a
-    # step of its own there, never a second button in this dialog's form.
-    # The row's IP is blurred until its badge is pressed: the dialog hides it likewise.
-    ip_toggle = ' data-ip-toggle="true"' if row.ip and not row.ip_masked else ""
-    user_url = (
-        f' data-user-url="{changelist_url}?user={escape(quote(str(row.user_id), safe="/"))}"'
-        if row.is_authenticated
-        else ""
-    )
+def _action_cell(row: Row, labels: Labels) -> str:
+    """The row's Kill button: it submits the list's one kill form (``KILL_FORM``),
+    which holds the CSRF token once for every row. With JavaScript it opens a dialog
+    first (the script says so: ``aria-haspopup``), which reads what it shows (user,
+    application, IP, session ID) from the row's own cells."""
     if row.is_current:
         aria = labels.kill_own % {"id": row.short_id}
-        note = f'\n        <span class="sp-own-note">{labels.logs_you_out}</span>'
+        note = f' <span class="sp-own-note">{labels.logs_you_out}</span>'
     else:
         aria = labels.kill_other % {"id": row.short_id, "user": row.user_label}
         note = ""
-    handle = escape(row.handle)
     return (
-        f'<td class="sp-cell-action">\n      <form method="post" action="{action}" '
-        f'class="sp-kill-form"\n'
-        f'            data-user="{escape(row.user_label)}" '
-        f'data-application="{escape(row.application)}" data-ip="{escape(row.ip or "")}"\n'
-        f'            data-short-id="{escape(row.short_id)}" '
-        f'data-current="{"true" if row.is_current else "false"}"\n'
-        f'            data-authenticated="{"true" if row.is_authenticated else "false"}"'
-        f"{user_url}{ip_toggle}>\n"
-        f"        {csrf_input}\n"
-        f'        <input type="hidden" name="handle" value="{handle}">\n'
-        f'        <button type="submit" class="sp-button sp-danger" data-sp-focus="{handle}:kill" '
-        f'aria-haspopup="dialog"\n                aria-label="{escape(aria)}">{labels.kill}'
-        f"</button>{note}\n      </form>\n    </td>"
+        f'<td><button form="{KILL_FORM}" name="handle" '
+        f'value="{escape(row.handle)}" class="sp-kill" '
+        f'aria-label="{escape(aria)}">{labels.kill}</button>{note}</td>'
     )
+
+
+#: The id of the list's kill form (``results.html``), which every row's Kill submits.
+KILL_FORM = "sp-kill-form"
+#: The id of the list's one name for a blurred IP badge (``results.html``).
+IP_LABEL = "sp-ip-label"
 
 
 def render_rows(
     rows: Iterable[Row],
     *,
-    changelist_url: str,
-    kill_url: str | None,
-    csrf_token: str = "",
+    can_kill: bool,
     superusers_protected: bool = False,
 ) -> SafeString:
-    """The ``<tr>`` of each row; ``kill_url`` ``None`` leaves out the Kill column.
+    """The ``<tr>`` of each row; without ``can_kill`` there is no Kill column.
 
     ``superusers_protected``: the viewer may not end superusers' sessions, so a
     superuser's row says so where its Kill button would be (the view refuses anyway).
+
+    About 1 KB a row: the kill form, its CSRF token and the dialog's data are the
+    list's, once, not each row's; the handle is written twice (the row and its Kill
+    button's value), and what focus returns to is named by role within the row.
     """
     labels = Labels.current()
-    changelist = escape(changelist_url)
     status = {
-        True: f'<span class="sp-status sp-status-auth">{labels.authenticated}</span>',
-        False: f'<span class="sp-status sp-status-guest">{labels.guest}</span>',
+        True: f'<span class="sp-status-auth">{labels.authenticated}</span>',
+        False: f'<span class="sp-status-guest">{labels.guest}</span>',
     }
-    csrf_input = (
-        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
-        if csrf_token
-        else ""
+    protected_cell = (
+        f'<td><span class="sp-protected" '
+        f'title="{labels.only_superusers}"><span aria-hidden="true">'
+        f"{labels.superuser_only}</span>"
+        f'<span class="sp-visually-hidden">{labels.only_superusers}</span></span></td>'
     )
-    action = escape(kill_url) if kill_url is not None else ""
     parts: list[str] = []
     today = _local(timezone.now()).date()
     for row in rows:
         expiry = _local(row.expiry)
-        handle = escape(row.handle)
-        action_cell = (
-            "\n    " + _action_cell(row, labels, action, csrf_input, changelist)
-            if kill_url is not None
-            else ""
-        )
-        if kill_url is not None and superusers_protected and row.is_superuser:
-            action_cell = (
-                f'\n    <td class="sp-cell-action"><span class="sp-protected" '
-                f'title="{labels.only_superusers}"><span aria-hidden="true">'
-                f"{labels.superuser_only}</span>"
-                f'<span class="sp-visually-hidden">{labels.only_superusers}</span></span></td>'
-            )
+        if not can_kill:
+            action_cell = ""
+        elif superusers_protected and row.is_superuser:
+            action_cell = protected_cell
+        else:
+            action_cell = _action_cell(row, labels)
         expires_in = escape(labels.expires_in % {"delta": row.expires_in})
         # When, not how long ago: "5 minutes ago" would change every minute on every
         # row, and the live refresh could never answer "unchanged" (freshness.py).
@@ -276,41 +240,29 @@ def render_rows(
             else localized_date(seen, "SHORT_DATETIME_FORMAT")
         )
         parts.append(
-            f'\n  <tr class="sp-row{" sp-current" if row.is_current else ""}" '
-            f'data-handle="{handle}" data-sp-focus="{handle}:row" '
-            f'tabindex="-1">\n    {_user_cell(row, labels, changelist)}\n'
-            f'    <td class="sp-cell-app" data-label="{labels.application}">'
-            f"{escape(row.application or '—')}</td>\n"
-            f'    <td class="sp-cell-seen" data-label="{labels.last_seen}">'
-            f'<time datetime="{escape(date_format(seen, "c"))}" '
-            f'title="{escape(localized_date(seen, "DATETIME_FORMAT"))}">{seen_text}</time></td>\n'
-            f'    <td class="sp-cell-expires" data-label="{labels.expires}">\n'
-            f'      <time datetime="{escape(date_format(expiry, "c"))}">'
-            f"{escape(localized_date(expiry, 'DATETIME_FORMAT'))}</time>\n"
-            f'      <span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today)}'
-            "\n    </td>\n"
-            f'    <td class="sp-cell-status">{status[row.is_authenticated]}</td>\n'
+            f'<tr class="sp-row{" sp-current" if row.is_current else ""}" '
+            f'data-handle="{escape(row.handle)}">'
+            f"{_user_cell(row, labels)}"
+            f'<td data-label="{labels.application}">'
+            f"{escape(row.application or '—')}</td>"
+            f'<td data-label="{labels.last_seen}">{seen_text}</td>'
+            f'<td data-label="{labels.expires}">'
+            f'<span class="sp-when">{escape(localized_date(expiry, "DATETIME_FORMAT"))}</span> '
+            f'<span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today)}'
+            "</td>"
+            f"<td>{status[row.is_authenticated]}</td>"
             # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).
-            f'    <td class="sp-cell-ip{" sp-ip-v4" if row.ip and ":" not in row.ip else ""}">'
-            f"{_ip_cell(row, labels)}</td>{action_cell}\n  </tr>"
+            f"<td{' class="sp-ip-v4"' if row.ip and ":" not in row.ip else ""}>"
+            f"{_ip_cell(row, labels)}</td>{action_cell}</tr>\n"
         )
     # Safe: every value was escaped above.
-    return mark_safe("".join(parts) + "\n")
+    return mark_safe("".join(parts))
 
 
 def context_rows(context: Any, rows: Iterable[Row]) -> SafeString:
     """:func:`render_rows` with what a page's template context holds."""
-    urls = context.get("urls") or {}
-    state = context.get("state")
-    kill_url = None
-    if context.get("can_kill"):
-        query = getattr(state, "query", "")
-        kill_url = f"{urls['kill']}?{query}" if query else urls["kill"]
-    token = str(context.get("csrf_token") or "")
     return render_rows(
         rows,
-        changelist_url=urls.get("changelist", ""),
-        kill_url=kill_url,
-        csrf_token="" if token == "NOTPROVIDED" else token,  # as {% csrf_token %} does
+        can_kill=bool(context.get("can_kill")),
         superusers_protected=bool(context.get("superusers_protected")),
     )

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import DatabaseError, connections, transaction
-from django.db.models import Q
+from django.db import DatabaseError, transaction
 
 from sessions_panel.models import AuditEntry, SessionRecord
-from sessions_panel.termination import protection, purge
+from sessions_panel.termination import protection, purge, sweep
 from sessions_panel.termination.audit import Actor, KillResult, finish
 from sessions_panel.termination.guard import ensure_tracked, primary
 from sessions_panel.tracking import index_writer, revocation
@@ -53,16 +52,18 @@ def kill_all(
     reason: str = "",
     keep: SessionBase | None = None,
     spare_superusers: bool = False,
+    purge_seconds: float | None = -1.0,
 ) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session)
     and, with ``spare_superusers``, superusers' indexed sessions (re-issued at the
     epoch, as ``keep`` is: see :func:`revocation.revoke_all_sparing`).
 
-    The global epoch ends them all at once, whatever their number. The stored data is
-    then purged in batches for up to :data:`~.purge.PURGE_SECONDS`, and the index emptied at
-    once (a million rows one by one takes minutes), keeping the caller's row and those
-    of sessions issued since. What stays in the store is refused on every load and
-    goes when it expires (``clearsessions``).
+    The global epoch ends them all at once, whatever their number, and starts their
+    clean-up (:mod:`.sweep`) in the same transaction: from then on no list or count
+    shows them. The clean-up then runs here for up to ``purge_seconds`` (negative:
+    :data:`~.purge.PURGE_SECONDS`; ``None``: to the end; ``0``: not here, the page runs
+    it after its response); what is left
+    is refused on every load, and goes with the next page, ``prune``, or its expiry.
     """
     ensure_tracked()
     keep_key = _kept_key(keep)
@@ -75,60 +76,26 @@ def kill_all(
             .exclude(session_key=keep_key or "")
         )
     try:
-        # The live count the admin just saw (cached): a COUNT over a million rows
-        # would hold the epoch back.
+        # The live count the admin just saw: the database keeps it (index_count).
         result.requested = max(0, index_writer.live_count(using=primary()) - (1 if keep_key else 0))
-        epoch, result.spared = revocation.revoke_all_sparing(keep_key, spare)
+        with transaction.atomic(using=primary()):
+            epoch, result.spared = revocation.revoke_all_sparing(keep_key, spare)
+            sweep.begin(epoch)
         result.requested = max(0, result.requested - result.spared)
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")
         result.failed = max(result.requested, 1)
         return finish(result, actor, reason)
     result.killed = result.requested
-    targeted = revocation.issued_before(SessionRecord.objects.using(primary()), epoch).exclude(
-        session_key=keep_key or ""
-    )
-    count = 0
-    try:
-        count, short_ids, user_ids, _ = purge.purge_rows(
-            targeted, keep_key, purge.PURGE_SECONDS, batch_size=purge.STORE_BATCH, index=False
-        )
-        result.short_ids, result.user_ids = short_ids, list(dict.fromkeys(user_ids))
-    except Exception:
-        logger.exception("purging the store after Kill All failed; its sessions are refused")
-        result.store_fault = True
-    try:
-        _empty_index(epoch, keep_key)
-    except DatabaseError:
-        logger.exception("emptying the index after Kill All failed; its sessions are refused")
-    # Requests refused meanwhile drop their own rows, so the purge may count fewer.
-    result.killed = result.requested = max(result.requested, count)
+    if purge_seconds is not None and purge_seconds < 0:
+        purge_seconds = purge.PURGE_SECONDS
+    if purge_seconds is None or purge_seconds > 0:
+        try:
+            sweep.run(purge_seconds)
+        except Exception:
+            logger.exception("cleaning up after Kill All failed; its sessions are refused")
+            result.store_fault = True
     return finish(result, actor, reason)
-
-
-def _empty_index(epoch: float, keep_key: str | None) -> None:
-    """Drop every index row except the caller's and those of sessions issued since."""
-    survivors_filter = Q(issued__gte=epoch)
-    if keep_key:
-        survivors_filter |= Q(session_key=keep_key)
-    using = primary()
-    connection = connections[using]
-    table = connection.ops.quote_name(SessionRecord._meta.db_table)
-    with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:  # no writer slips in between the steps
-                cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        survivors = list(SessionRecord.objects.using(using).filter(survivors_filter))
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # Its files swapped for empty ones: no row by row, whatever the size.
-                cursor.execute(f"TRUNCATE {table}")
-            else:
-                # Without WHERE, SQLite frees the pages instead of deleting row by row.
-                cursor.execute(f"DELETE FROM {table}")
-        SessionRecord.objects.using(using).bulk_create(survivors)
-    index_writer.forget_live_count()
-    index_writer.recently_seen.clear()
 
 
 def _epoch_kill(

@@ -5,6 +5,7 @@ alice"); ending all of a user's sessions is a separate step with its own dialog.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from playwright.sync_api import expect
@@ -168,13 +169,18 @@ def test_a_refresh_keeps_the_focus_on_a_username_link(
     handle = SessionRecord.objects.get(session_key=session.session_key).handle
     page, _ = new_page(cookies=session_cookie(admin_user))
     page.goto(PANEL_URL)
-    link = page.locator(f'a[data-sp-focus="{handle}:user"]')
+    link = page.locator(f'tr[data-handle="{handle}"] a[data-sp-focus="user"]')
     link.focus()
     scroll = page.evaluate("window.scrollY")
     with page.expect_response(lambda response: "sessionrecord" in response.url):
         page.evaluate("htmx.trigger('#sp-poller', 'sp-refresh')")
     page.wait_for_timeout(200)  # the swap settles
-    assert page.evaluate("document.activeElement.dataset.spFocus") == f"{handle}:user"
+    focused = page.evaluate(
+        """() => { const active = document.activeElement;
+            const row = active.closest("tr[data-handle]");
+            return [row && row.dataset.handle, active.dataset.spFocus]; }"""
+    )
+    assert focused == [handle, "user"]  # the same link, in the same row, after the swap
     assert page.evaluate("window.scrollY") == scroll
 
 
@@ -196,3 +202,81 @@ def test_after_a_kill_by_keyboard_focus_is_on_the_message_in_view(
     expect(message).to_be_in_viewport()
     ring = message.evaluate("(el) => getComputedStyle(el).outlineStyle")
     assert ring != "none"
+
+
+def test_the_kill_dialog_says_what_the_row_shows(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    """The dialog is filled from the row's own cells (rows carry no dialog data): the
+    user, the application ("—" for none), the session ID, the warning on one's own
+    session, and the link to the user's sessions whatever the page's order."""
+    alice = staff("alice")
+    shop = SessionRecord.objects.get(
+        session_key=make_session(user=alice, application="Shop").session_key
+    )
+    guest = SessionRecord.objects.get(session_key=make_session(application=None).session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(f"{PANEL_URL}?sort=user")
+    own = page.locator("#sp-results tr.sp-row.sp-current")
+    dialog = page.locator("#sp-kill-dialog")
+    field = {name: dialog.locator(f"[data-sp-field={name}]") for name in ("user", "application")}
+    short_id = dialog.locator("[data-sp-field=short-id]")
+    warning = dialog.locator("[data-sp-if=current]")
+    user_link = dialog.get_by_role("link", name="All sessions of this user…")
+
+    row(page, shop.handle).get_by_role("button", name=KILL_ROW).click()
+    expect(field["user"]).to_have_text("alice")
+    expect(field["application"]).to_have_text("Shop")
+    expect(short_id).to_have_text(shop.short_id)
+    expect(warning).to_be_hidden()
+    expect(dialog.locator("[data-sp-field=handle]")).to_have_value(shop.handle)
+    href = user_link.get_attribute("href") or ""
+    assert href.endswith(f"{PANEL_URL}?user={alice.pk}"), href  # not "?sort=user&…"
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+
+    row(page, guest.handle).get_by_role("button", name=KILL_ROW).click()
+    expect(field["user"]).to_have_text("Guest")
+    expect(field["application"]).to_have_text("—")
+    expect(short_id).to_have_text(guest.short_id)
+    expect(user_link).to_be_hidden()
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+
+    own.get_by_role("button", name=KILL_ROW).click()
+    expect(field["user"]).to_have_text(admin_user.get_username())
+    expect(warning).to_be_visible()
+    expect(user_link).to_be_visible()
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+    assert SessionRecord.objects.count() == 3  # nothing ended
+
+
+def test_without_javascript_a_rows_kill_posts_the_lists_form(
+    browser, live_server, admin_user, staff, make_session
+):
+    """Each row's Kill submits the list's one form (``form=``): its handle and the
+    form's CSRF token, and that session alone ends."""
+    from django.test import Client
+
+    alice = staff("alice")
+    sessions = [make_session(user=alice) for _ in range(3)]
+    victim = SessionRecord.objects.get(session_key=sessions[1].session_key)
+    client = Client()
+    client.force_login(admin_user)
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}{PANEL_URL}?sort=expiry")
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+    fields = dict(parse_qsl(posted.value.post_data or ""))
+    assert fields.keys() == {"csrfmiddlewaretoken", "handle"}
+    assert fields["handle"] == victim.handle
+    expect(page.locator(".messagelist li.success")).to_have_text(
+        f"Session {victim.short_id} of alice was ended."
+    )
+    assert page.url.endswith(f"{PANEL_URL}?sort=expiry")  # back to the same list
+    alive = set(SessionRecord.objects.values_list("session_key", flat=True))
+    assert victim.session_key not in alive
+    assert {sessions[0].session_key, sessions[2].session_key} <= alive
+    context.close()

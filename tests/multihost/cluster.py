@@ -300,6 +300,15 @@ class Cluster:
     def host(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)
 
+    def short_id(self, session_key: str) -> str:
+        """The session ID the servers show for ``session_key`` (keyed by their secret)."""
+        from django.test import override_settings
+
+        from sessions_panel.models import short_id_for
+
+        with override_settings(SECRET_KEY=self.secret_key):
+            return short_id_for(session_key)
+
     @property
     def fast(self) -> Host:
         """The host whose clock is furthest ahead."""

@@ -41,7 +41,7 @@ Expectation = tuple[Browser, str]
 
 def logged_in(cluster: Cluster, username: str, host: Host, note: str = "") -> Browser:
     """A browser of ``username``, logged in on ``host`` (the admin through the admin's form)."""
-    browser = Browser(f"{username}@{host.name}{'-' + note if note else ''}")
+    browser = Browser(f"{username}@{host.name}{'-' + note if note else ''}", cluster.short_id)
     if username == ADMIN:
         browser.admin_log_in(host, username, PASSWORD)
     else:
@@ -96,11 +96,11 @@ def listed(cluster: Cluster, admin: Browser, browsers: Sequence[Browser], when: 
     """Which of ``browsers`` the Sessions page still lists, on any host."""
     problems = []
     for host in cluster.hosts:
-        markup = "".join(row.markup for row in admin.rows(host))
+        rows = admin.rows(host)
         problems += [
             f"{when}: the page on host {host} still lists {b.label}"
             for b in browsers
-            if b.agent in markup
+            if any(b.owns(row) for row in rows)
         ]
     return problems
 
@@ -541,7 +541,7 @@ def test_a_redis_outage_serves_requests_and_never_reports_a_kill_that_did_not_ho
 
     for kill in kills:
         if kill.path == KILL:
-            rows = [r for r in admin.rows(a, names[3]) if one.agent in r.markup]
+            rows = [r for r in admin.rows(a, names[3]) if one.owns(r)]
             if not rows:
                 continue
             kill.form = {"handle": rows[0].handle}

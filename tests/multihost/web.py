@@ -13,7 +13,7 @@ import http.client
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -31,6 +31,7 @@ TIMEOUT = 30.0
 _MESSAGE = re.compile(r'<li(?: tabindex="-1")?(?: class="([^"]*)")?>(.*?)</li>', re.S)
 _MESSAGES = re.compile(r'<ul class="messagelist">(.*?)</ul>', re.S)
 _HANDLE = re.compile(r'data-handle="([^"]+)"')
+_SHORT_ID = re.compile(r'<span class="sp-short-id">([^<]+)</span>')
 
 
 @dataclass(frozen=True)
@@ -120,17 +121,28 @@ class Row:
     handle: str
     markup: str
 
+    @property
+    def short_id(self) -> str:
+        """The session ID the row shows."""
+        found = _SHORT_ID.search(self.markup)
+        return found.group(1) if found else ""
+
 
 class Browser:
     """One person's browser: cookies (shared across the hosts) and a user agent.
 
-    The user agent names the browser, so the Sessions page shows which row is whose.
+    The user agent names the browser in the servers' logs. Which rows of the Sessions page
+    are its sessions, the session IDs they show say (rows show a browser's name, never
+    its user agent): ``short_id_of`` gives the ID of a session key as the servers do.
     """
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, short_id_of: Callable[[str], str]) -> None:
         self.label = label
         self.agent = f"sp-multihost/{label}"
         self.cookies: dict[str, str] = {}
+        self.short_id_of = short_id_of
+        #: The session ID of every session cookie this browser was given.
+        self.short_ids: set[str] = set()
 
     @property
     def session_key(self) -> str:
@@ -162,6 +174,12 @@ class Browser:
                     self.cookies.pop(key, None)
                 else:
                     self.cookies[key] = morsel.value
+                    if key == SESSION_COOKIE:
+                        self.short_ids.add(self.short_id_of(morsel.value))
+
+    def owns(self, row: Row) -> bool:
+        """Whether ``row`` lists one of this browser's sessions."""
+        return row.short_id in self.short_ids
 
     def who(self, host: Host) -> str:
         """The username ``host`` sees for this browser's session cookie."""
@@ -206,8 +224,8 @@ class Browser:
         return rows
 
     def handle_of(self, host: Host, username: str, victim: Browser) -> str:
-        """The handle of ``victim``'s session, found on the page by its user agent."""
-        found = [r.handle for r in self.rows(host, username) if victim.agent in r.markup]
+        """The handle of ``victim``'s session, found on the page by its session ID."""
+        found = [r.handle for r in self.rows(host, username) if victim.owns(r)]
         if len(found) != 1:
             raise AssertionError(
                 f"the Sessions page on {host} lists {len(found)} rows for {victim.label}"

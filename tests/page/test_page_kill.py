@@ -21,6 +21,10 @@ from tests.page_support import (
 
 pytestmark = pytest.mark.django_db
 
+#: What one htmx kill may cost: the admin's session and user, the kill (its marker,
+#: the store, the index, the audit and admin log entries) and the badge's count.
+QUERIES_PER_KILL = 20
+
 
 @pytest.fixture
 def admin(engine, admin_user):
@@ -73,21 +77,57 @@ def test_killed_users_next_request_is_anonymous(admin, django_user_model):
     assert is_anonymous(bob_browser)
 
 
-def test_htmx_kill_answers_with_rows_badge_and_messages_out_of_band(admin, make_session):
+def test_htmx_kill_takes_the_row_out_and_updates_badge_and_messages_out_of_band(
+    admin, make_session
+):
     victim = record_of(make_session())
     keep = record_of(make_session())
     response = admin.post(action_url("kill"), {"handle": victim.handle}, **HTMX)
     assert response.status_code == 200
     html = body(response)
-    assert html.startswith('<div id="sp-results"')
-    assert victim.handle not in handles_in(html)
-    assert keep.handle in handles_in(html)
+    # Not the list again: its other rows stand, and the dialog's target is left alone.
+    assert response["HX-Reswap"] == "none"
+    assert 'id="sp-results"' not in html
+    assert handles_in(html) == []
+    assert keep.handle not in html
+    assert f"""hx-swap-oob="delete:#sp-rows tr[data-handle='{victim.handle}']\"""" in html
     assert '<span id="sp-badge" class="sp-badge" hx-swap-oob="true">2 Active</span>' in html
+    assert 'id="sp-kill-all-summary" hx-swap-oob="true"' in html
+    assert "This ends <strong>1</strong> listed session." in html
     assert '<div id="sp-messages" hx-swap-oob="innerHTML">' in html
     assert f"Session {victim.short_id} of a guest was ended." in html
     assert 'class="success"' in html
     assert "no-store" in response["Cache-Control"]
     assert "HX-Request" in response["Vary"]
+    assert not SessionRecord.objects.filter(pk=victim.pk).exists()
+
+
+def test_htmx_kill_of_one_costs_a_fixed_number_of_queries_whatever_the_list(
+    admin, make_session, django_assert_max_num_queries
+):
+    """The answer reads no row of the list: a kill costs the same beside 3 or 30."""
+    admin.get(page_url())  # the admin's own session indexed and seen
+    counts = []
+    for others in (3, 30):
+        for _ in range(others):
+            make_session()
+        victim = record_of(make_session())
+        with django_assert_max_num_queries(QUERIES_PER_KILL) as captured:
+            admin.post(action_url("kill"), {"handle": victim.handle}, **HTMX)
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
+
+
+def test_htmx_kill_from_a_search_answers_with_the_list_and_its_counts(admin, make_session):
+    """A search's match counts would need the search again: the list is re-rendered."""
+    victim = record_of(make_session(application="Shop"))
+    keep = record_of(make_session(application="Shop"))
+    response = admin.post(action_url("kill"), {"handle": victim.handle, "q": "shop"}, **HTMX)
+    html = body(response)
+    assert "HX-Reswap" not in response
+    assert html.startswith('<div id="sp-results"')
+    assert handles_in(html) == [keep.handle]
+    assert "1 session matches." in html
 
 
 def test_kill_keeps_the_search_the_admin_was_looking_at(admin, make_session):

@@ -20,6 +20,7 @@ from tests.page_support import (
     handles_in,
     own_record,
     page_url,
+    row_cells,
     row_html,
 )
 
@@ -84,7 +85,9 @@ def test_rows_show_user_short_id_application_status_ip_and_browser(admin_client,
 def test_ip_badge_is_a_masked_toggle_button(admin_client, people):
     row = row_html(body(admin_client.get(page_url())), people["bob"].handle)
     assert re.search(r'<button type="button" class="sp-ip" aria-pressed="false"', row)
-    assert f'data-handle="{people["bob"].handle}"' in row
+    # The badge names no handle of its own: the JS reads the row's (``tr[data-handle]``).
+    assert '<button type="button" class="sp-ip" aria-pressed="false" data-sp-focus="ip">' in row
+    assert row_cells(row)[people["bob"].handle]["ip"] == "203.0.113.50"
 
 
 def test_unknown_ip_and_unknown_browser_say_so(admin_client, make_session):
@@ -99,7 +102,9 @@ def test_admins_own_session_is_marked_and_warns_before_kill(admin_client, people
     html = body(admin_client.get(page_url()))
     own = row_html(html, own_record(admin_client).handle)
     assert "This session" in own
-    assert 'data-current="true"' in own
+    assert 'class="sp-row sp-current"' in own  # the Kill dialog's "your own session"
+    assert row_cells(own)[own_record(admin_client).handle]["current"] is True
+    assert html.count("sp-current") == 1
     assert "Logs you out" in own
     assert html.count("This session") == 1
     assert "ending it logs you out" in html  # the Kill dialog's warning

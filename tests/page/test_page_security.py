@@ -17,6 +17,7 @@ from tests.page_support import (
     own_record,
     page_url,
     parse_tags,
+    row_cells,
 )
 
 pytestmark = pytest.mark.django_db
@@ -54,8 +55,14 @@ def test_hostile_values_are_escaped_in_the_page(admin_client, hostile):
     html = body(admin_client.get(page_url()))
     assert_inert(html)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
-    assert 'data-user="&lt;script&gt;alert(1)&lt;/script&gt;"' in html  # dialog data
-    assert 'data-application="&lt;img src=x onerror=alert(3)&gt;"' in html
+    # What the Kill dialog reads from the row's cells: the stored values, as text.
+    cells = row_cells(html)[hostile.handle]
+    assert cells["user"] == SCRIPT
+    assert cells["application"] == IMG
+    assert (
+        '<td class="sp-cell-app" data-label="Application">&lt;img src=x onerror=alert(3)&gt;<'
+        in html
+    )
 
 
 def test_hostile_values_are_escaped_in_fragments_and_messages(admin_client, hostile):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
@@ -17,6 +19,7 @@ from tests.page_support import (
     make_staff,
     own_record,
     page_url,
+    row_cells,
     row_html,
 )
 
@@ -51,7 +54,15 @@ def people(django_user_model, make_session):
 def test_username_links_to_that_users_sessions(admin_client, people):
     html = body(admin_client.get(page_url()))
     row = row_html(html, record_of(people["alice1"]).handle)
-    assert f'<a href="{page_url()}?user={people["alice"].pk}"' in row
+    # A query alone: the list's own address with only this user's filter, whatever
+    # search, order or filter the page had.
+    href = row_cells(row)[record_of(people["alice1"]).handle]["user_href"]
+    assert href == f"?user={people['alice'].pk}"
+    for where in (page_url(), f"{page_url()}?q=bob&sort=user&status=guest"):
+        assert urljoin(f"http://testserver{where}", href) == (
+            f"http://testserver{page_url()}?user={people['alice'].pk}"
+        )
+    assert f'<a href="{href}" data-sp-focus="user">alice</a>' in row
     assert f"?user={people['alice'].pk}" not in row_html(html, record_of(people["guest"]).handle)
 
 

@@ -13,6 +13,7 @@ from django.utils.html import escape as django_escape
 from sessions_panel.page import row_markup
 from sessions_panel.query.flags import Flag
 from sessions_panel.query.listing import Row
+from tests.page_support import KILL_FORM, kill_button, row_cells, row_html
 
 HOSTILE = "\"'><script>alert(1)</script>&amp;"
 
@@ -61,12 +62,7 @@ class Collect(HTMLParser):
 
 @pytest.mark.parametrize("masked", [False, True], ids=["revealed", "masked"])
 def test_a_row_of_hostile_values_stays_inert_text(masked):
-    html = row_markup.render_rows(
-        [hostile_row(ip_masked=masked)],
-        changelist_url="/admin/?x=<y>",
-        kill_url="/kill/?q=<z>&a=1",
-        csrf_token=HOSTILE,
-    )
+    html = row_markup.render_rows([hostile_row(ip_masked=masked)], can_kill=True)
     parsed = Collect()
     parsed.feed(html)
     assert "script" not in parsed.tags
@@ -81,38 +77,56 @@ def test_a_row_of_hostile_values_stays_inert_text(masked):
         "details",
         "summary",
         "time",
-        "form",
-        "input",
         "button",
     }
     # The values come back intact, as text and attribute values, never as markup.
     assert any(HOSTILE in value for value in parsed.attributes)
     assert any(HOSTILE in text for text in parsed.text)
-    assert "<script>" not in html and "<y>" not in html and "<z>" not in html
+    assert "<script>" not in html
+    # What the Kill dialog reads from the row's cells is the stored value, exactly.
+    (cells,) = row_cells(html).values()
+    assert cells["handle"] == "h" + HOSTILE
+    assert cells["kill"]["value"] == "h" + HOSTILE
+    for name in ("user", "short-id", "application", "ip"):  # the IP: as the row shows it
+        assert cells[name] == HOSTILE, name
 
 
-def test_without_kill_permission_there_is_no_form_and_no_token():
-    html = row_markup.render_rows(
-        [hostile_row(is_current=False)], changelist_url="/", kill_url=None, csrf_token="tok"
-    )
-    assert "<form" not in html and "tok" not in html
+def test_without_kill_permission_there_is_no_kill_button():
+    html = row_markup.render_rows([hostile_row(is_current=False)], can_kill=False)
+    assert kill_button(html) is None
+    assert "<form" not in html and "sp-kill" not in html and "sp-cell-action" not in html
     assert 'class="sp-row"' in html
 
 
-def test_own_row_says_killing_it_logs_you_out():
-    own = row_markup.render_rows(
-        [hostile_row(short_id="abc123", is_current=True)],
-        changelist_url="/",
-        kill_url="/kill/",
-        csrf_token="tok",
+def test_rows_hold_no_form_and_no_token_of_their_own():
+    """The list's one kill form holds the CSRF token; each row's Kill submits it."""
+    html = row_markup.render_rows(
+        [hostile_row(is_current=False, handle=f"h{n}") for n in range(3)], can_kill=True
     )
+    assert "<form" not in html and "<input" not in html
+    assert "csrfmiddlewaretoken" not in html
+    buttons = [kill_button(row_html(html, f"h{n}")) for n in range(3)]
+    for n, button in enumerate(buttons):
+        assert button is not None
+        assert button["type"] == "submit"
+        assert button["form"] == KILL_FORM == row_markup.KILL_FORM
+        assert (button["name"], button["value"]) == ("handle", f"h{n}")
+        assert button["aria-haspopup"] == "dialog"
+
+
+def test_own_row_says_killing_it_logs_you_out():
+    own = row_markup.render_rows([hostile_row(short_id="abc123", is_current=True)], can_kill=True)
     other = row_markup.render_rows(
         [hostile_row(short_id="abc123", is_current=False, username="bob", user_id=7)],
-        changelist_url="/",
-        kill_url="/kill/",
-        csrf_token="tok",
+        can_kill=True,
     )
     assert 'aria-label="Kill session abc123, your own session"' in own
     assert "Logs you out" in own and "sp-current" in own
     assert 'aria-label="Kill session abc123 of bob"' in other
-    assert "Logs you out" not in other and 'href="/?user=7"' in other
+    assert "Logs you out" not in other and "sp-current" not in other
+    # The dialog's "your own session" warning and its link to the user's sessions.
+    (own_cells,) = row_cells(own).values()
+    (other_cells,) = row_cells(other).values()
+    assert own_cells["current"] is True and other_cells["current"] is False
+    assert other_cells["user_href"] == "?user=7"
+    assert other_cells["authenticated"] is True

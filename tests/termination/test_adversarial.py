@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from sessions_panel.models import AuditEntry, SessionRecord
+from sessions_panel.tracking.useragent import describe
 from tests.page_support import (
     HTMX,
     action_url,
@@ -33,6 +34,7 @@ from tests.page_support import (
     make_staff,
     page_url,
     parse_tags,
+    row_cells,
 )
 
 pytestmark = pytest.mark.django_db
@@ -735,20 +737,6 @@ def hostile(django_user_model: Any, make_session: Callable[..., Any], payload: s
     return {"user": user, "sessions": sessions, "killer": logged_in(killer)}
 
 
-def kill_forms(html: str) -> dict[str, dict[str, str | None]]:
-    """The kill form of each row (its data attributes, unescaped by the parser)."""
-    tags = parse_tags(html).tags
-    forms: dict[str, dict[str, str | None]] = {}
-    current: dict[str, str | None] | None = None
-    for tag, attrs in tags:
-        if tag == "form" and "sp-kill-form" in (attrs.get("class") or ""):
-            current = attrs
-        elif tag == "input" and attrs.get("name") == "handle" and current is not None:
-            forms[str(attrs.get("value"))] = current
-            current = None
-    return forms
-
-
 def test_stored_payloads_are_inert_in_the_list_rows_and_dialogs(hostile, payload):
     user, killer = hostile["user"], hostile["killer"]
     record = record_of(hostile["sessions"][0])
@@ -761,12 +749,14 @@ def test_stored_payloads_are_inert_in_the_list_rows_and_dialogs(hostile, payload
         assert response.status_code == 200
         html = body(response)
         assert_inert(html, payload)
-        # Attributes hold exactly the stored value: escaped, not cut, not broken out of.
-        form = kill_forms(html)[record.handle]
-        assert form["data-user"] == payload
-        assert form["data-application"] == record.application == payload
-        browsers = [a for t, a in parse_tags(html).tags if "sp-browser" in (a.get("class") or "")]
-        assert payload in [a.get("title") for a in browsers]
+        # The cells the Kill dialog reads hold exactly the stored value, as text:
+        # escaped, not cut, not broken out of.
+        cells = row_cells(html)[record.handle]
+        assert cells["kill"]["value"] == record.handle
+        assert cells["user"] == payload
+        assert cells["application"] == record.application == payload
+        # The user agent is shown as what it was recognised as ("" here), never raw.
+        assert cells["browser"] == (describe(payload) or "Unknown browser")
     dialog = body(killer.get(page_url(), {"user": str(user.pk)}))
     assert f"Kill all sessions of {escape(payload)}?" in dialog
 

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_panel.backends import file as tracked_file
-from sessions_panel.models import Revocation, SessionRecord
+from sessions_panel.models import Revocation, SeenAddress, SessionRecord
 from sessions_panel.tracking.index_writer import recently_seen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
@@ -261,3 +261,25 @@ def test_cache_engine_session_never_indexed_is_indexed_on_its_next_request(
     record = SessionRecord.objects.get()
     assert (record.session_key, record.user_id) == (key, alice.pk)
     assert record.expiry > timezone.now()
+
+
+def test_a_request_from_a_new_ip_writes_once_and_records_the_address(
+    engine: str, alice: Any
+) -> None:
+    """The index row and the address history ("New IP") in one statement: the
+    database's trigger writes the history with the row."""
+    client, key = logged_in_client()
+    client.get("/probe/whoami/")
+    with CaptureQueriesContext(connection) as context:
+        response = client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.23")
+        assert response.content == b"alice"
+
+    assert writes(context) == 1
+    assert SessionRecord.objects.get(session_key=key).ip == "198.51.100.23"
+    assert SeenAddress.objects.filter(user=alice, ip="198.51.100.23").exists()
+    # Back to the first address: one write again, and its history entry is refreshed.
+    first = SeenAddress.objects.get(user=alice, ip="127.0.0.1")
+    with CaptureQueriesContext(connection) as back:
+        client.get("/probe/whoami/", REMOTE_ADDR="127.0.0.1")
+    assert writes(back) == 1
+    assert SeenAddress.objects.get(pk=first.pk).last_seen > first.last_seen

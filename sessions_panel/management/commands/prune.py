@@ -9,13 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db import router
 from django.utils import timezone
 
 from sessions_panel import termination
 from sessions_panel.conf import conf
-from sessions_panel.models import AuditEntry, SeenAddress, SeenBrowser
-from sessions_panel.termination import reauth
-from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.models import AuditEntry, SeenAddress, SeenBrowser, SessionRecord
+from sessions_panel.termination import reauth, sweep
+from sessions_panel.tracking import index_count, index_writer, revocation
 
 
 class Command(BaseCommand):
@@ -29,13 +30,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         rows = index_writer.prune(now)
-        refused = termination.purge_refused()
+        # A Kill All's clean-up a stopped process left, to the end; then anything else
+        # an epoch refuses.
+        swept, _ = sweep.run(None)
+        refused = swept + termination.purge_refused()
         policy = termination.purge_by_policy()
         markers = revocation.prune()
         history_start = now - timedelta(days=conf.HISTORY_RETENTION_DAYS)
         history, _ = SeenAddress.objects.filter(last_seen__lt=history_start).delete()
         browsers, _ = SeenBrowser.objects.filter(last_seen__lt=history_start).delete()
         throttles = reauth.prune_throttle()
+        # The count the triggers keep, set exact again (and kept again after a flush).
+        index_count.reconcile(router.db_for_write(SessionRecord))
         audit = 0
         if conf.AUDIT_RETENTION_DAYS > 0:
             audit, _ = AuditEntry.objects.filter(

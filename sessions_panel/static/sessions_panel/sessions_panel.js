@@ -3,8 +3,8 @@
  * cannot, and works under a strict Content-Security-Policy (no eval, no inline code):
  *
  * - confirmation dialogs (native <dialog>, showModal: focus trapped, Esc cancels),
- *   filled from the row's data attributes with textContent, never as HTML, and
- *   opened empty (no reason or password left from the last time);
+ *   filled from the row's own cells with textContent, never as HTML, and opened
+ *   empty (no reason or password left from the last time);
  * - IP badges: click (or Enter/Space, native to <button>) toggles aria-pressed; the
  *   revealed ones are remembered by handle and re-applied after every swap;
  * - the live refresh: polls are skipped while a dialog is open or the page is hidden,
@@ -39,18 +39,36 @@
 
   function setPressed(button, pressed) {
     button.setAttribute("aria-pressed", pressed ? "true" : "false");
-    // A blurred address is hidden from screen readers too: they hear "hidden" instead.
+    // A blurred address is hidden from screen readers too: they hear the list's label
+    // ("IP address, hidden…") instead; revealed, the address is the badge's name.
     const value = button.querySelector(".sp-ip-value");
-    const note = button.querySelector(".sp-ip-hidden");
-    if (value && note) {
+    if (value && button.closest("tr[data-handle]")) {
       value.setAttribute("aria-hidden", pressed ? "false" : "true");
-      note.hidden = pressed;
+      if (pressed) {
+        button.removeAttribute("aria-labelledby");
+      } else {
+        button.setAttribute("aria-labelledby", "sp-ip-label");
+      }
     }
   }
 
+  // The handle of the row an element is in (rows carry it once, not each control).
+  function rowHandle(element) {
+    const row = element.closest("tr[data-handle]");
+    return row ? row.dataset.handle : null;
+  }
+
+  function ipBadges() {
+    return document.querySelectorAll("#sp-results tr[data-handle] button.sp-ip");
+  }
+
   function applyReveal() {
-    document.querySelectorAll("button.sp-ip[data-handle]").forEach(function (badge) {
-      setPressed(badge, revealAll || revealed.has(badge.dataset.handle));
+    ipBadges().forEach(function (badge) {
+      setPressed(badge, revealAll || revealed.has(rowHandle(badge)));
+    });
+    // With this script a row's Kill opens a dialog first (without it, it posts).
+    document.querySelectorAll("#sp-results button.sp-kill").forEach(function (button) {
+      button.setAttribute("aria-haspopup", "dialog");
     });
     const all = byId("sp-reveal-all");
     if (all) {
@@ -63,8 +81,8 @@
 
   function flagKey(details) {
     const flag = details.closest("li[data-sp-flag]");
-    const row = details.closest("tr[data-handle]");
-    return flag && row ? row.dataset.handle + ":" + flag.dataset.spFlag : null;
+    const handle = rowHandle(details);
+    return flag && handle ? handle + ":" + flag.dataset.spFlag : null;
   }
 
   // "toggle" does not bubble: listened for while it goes down (capture).
@@ -93,13 +111,13 @@
   }
 
   function toggleBadge(badge) {
-    const handle = badge.dataset.handle;
+    const handle = rowHandle(badge);
     const reveal = badge.getAttribute("aria-pressed") !== "true";
     if (revealAll && !reveal) {
       // Leaving "reveal all" by hiding one: keep the others revealed.
       revealAll = false;
-      document.querySelectorAll("button.sp-ip[data-handle]").forEach(function (other) {
-        revealed.add(other.dataset.handle);
+      ipBadges().forEach(function (other) {
+        revealed.add(rowHandle(other));
       });
     }
     if (reveal) {
@@ -143,26 +161,37 @@
     });
   }
 
-  function openKillDialog(form) {
+  function cellText(row, selector) {
+    const element = row.querySelector(selector);
+    return element ? element.textContent.trim() : "";
+  }
+
+  // The dialog says what the row shows, read from its cells.
+  function openKillDialog(button) {
     const dialog = byId("sp-kill-dialog");
-    if (!dialog || typeof dialog.showModal !== "function") {
+    const row = button.closest("tr[data-handle]");
+    if (!dialog || !row || typeof dialog.showModal !== "function") {
       return false;
     }
-    const data = form.dataset;
+    const handle = row.dataset.handle;
     // The IP as the row shows it: hidden until revealed there (a blurred row and a
     // readable dialog would undo the blur, on screen and for screen readers alike).
     const ipField = dialog.querySelector("[data-sp-field=ip]");
-    const ipShown =
-      data.ipToggle !== "true" || revealAll || revealed.has(form.elements.handle.value);
+    const blurred = row.querySelector("button.sp-ip") !== null;
+    const ipShown = !blurred || revealAll || revealed.has(handle);
+    const application = cellText(row, ":scope > td:nth-child(2)");
+    const userLink = row.querySelector("a.sp-username");
     fillDialog(dialog, {
-      handle: form.elements.handle.value,
-      user: data.user,
-      application: data.application,
-      ip: ipShown ? data.ip : (ipField && ipField.dataset.spHiddenText) || "",
-      "short-id": data.shortId,
-      current: data.current,
-      authenticated: data.authenticated,
-      "user-url": data.userUrl,
+      handle: handle,
+      user: cellText(row, ".sp-username"),
+      application: application === "\u2014" ? "" : application,
+      ip: ipShown
+        ? cellText(row, ".sp-ip .sp-ip-value")
+        : (ipField && ipField.dataset.spHiddenText) || "",
+      "short-id": cellText(row, ".sp-short-id"),
+      current: row.classList.contains("sp-current") ? "true" : "false",
+      authenticated: userLink ? "true" : "false",
+      "user-url": userLink ? userLink.href : "",
     });
     dialog.showModal();
     return true;
@@ -204,7 +233,7 @@
     if (!target) {
       return;
     }
-    const badge = target.closest("button.sp-ip[data-handle]");
+    const badge = target.closest("#sp-results tr[data-handle] button.sp-ip");
     if (badge) {
       toggleBadge(badge);
       return;
@@ -231,13 +260,18 @@
     }
   });
 
-  // A row's Kill form posts directly without JavaScript; with it, confirm first.
+  // A row's Kill posts the list's kill form directly without JavaScript; with it,
+  // confirm first.
   document.addEventListener("submit", function (event) {
     const form = event.target;
-    if (form instanceof HTMLFormElement && form.classList.contains("sp-kill-form")) {
-      if (openKillDialog(form)) {
-        event.preventDefault();
-      }
+    const button = event.submitter;
+    if (
+      form instanceof HTMLFormElement &&
+      form.classList.contains("sp-kill-form") &&
+      button instanceof HTMLElement &&
+      openKillDialog(button)
+    ) {
+      event.preventDefault();
     }
   });
 
@@ -313,14 +347,72 @@
     }
   });
 
+  // What a control in a row is, for focus to come back to it after a refresh (rows
+  // carry their handle once; their controls are known by what they are).
+  const ROW_CONTROLS = {
+    user: "a.sp-username",
+    ip: "button.sp-ip",
+    kill: "button.sp-kill",
+  };
+
+  function roleInRow(element, row) {
+    if (element === row) {
+      return "row";
+    }
+    for (const role in ROW_CONTROLS) {
+      if (element.matches(ROW_CONTROLS[role])) {
+        return role;
+      }
+    }
+    const flag = element.matches("summary") ? element.closest("li[data-sp-flag]") : null;
+    return flag ? "flag-" + flag.dataset.spFlag : null;
+  }
+
+  // What has the focus, as "handle:role" inside a row (its data-sp-focus elsewhere).
   document.addEventListener("htmx:beforeSwap", function () {
     const active = document.activeElement;
     const results = byId("sp-results");
-    pendingFocus =
-      active && results && results.contains(active) && active.dataset
-        ? active.dataset.spFocus || null
-        : null;
+    pendingFocus = null;
+    if (!active || !results || !results.contains(active)) {
+      return;
+    }
+    const row = active.closest("tr[data-handle]");
+    const role = row ? roleInRow(active, row) : null;
+    if (row && role) {
+      pendingFocus = row.dataset.handle + ":" + role;
+    } else if (active.dataset) {
+      pendingFocus = active.dataset.spFocus || null;
+    }
   });
+
+  function focusTarget(key) {
+    const split = key.indexOf(":");
+    if (split < 0) {
+      return document.querySelector('[data-sp-focus="' + CSS.escape(key) + '"]');
+    }
+    const row = document.querySelector(
+      '#sp-results tr[data-handle="' + CSS.escape(key.slice(0, split)) + '"]',
+    );
+    const role = key.slice(split + 1);
+    if (!row || role === "row") {
+      return row;
+    }
+    if (role.startsWith("flag-")) {
+      return row.querySelector(
+        'li[data-sp-flag="' + CSS.escape(role.slice(5)) + '"] summary',
+      );
+    }
+    return ROW_CONTROLS[role] ? row.querySelector(ROW_CONTROLS[role]) : null;
+  }
+
+  // Rows take the focus from the script only ("Load more", a refresh): made
+  // focusable when it gives it, not each in the markup.
+  function focusElement(element) {
+    if (element.matches("tr[data-handle]")) {
+      element.tabIndex = -1;
+    }
+    element.focus();
+  }
 
   document.addEventListener("htmx:afterRequest", function (event) {
     const element = event.detail.elt;
@@ -341,10 +433,38 @@
     }
   });
 
+  function focusAfterAction() {
+    focusListAfterSwap = false;
+    const active = document.activeElement;
+    const results = byId("sp-results");
+    if (!active || active === document.body || !document.contains(active)) {
+      // After a kill the row that had the focus is gone: land on the message that
+      // says what happened (in view, and read out), else on the list.
+      const message = document.querySelector("#sp-messages .messagelist li");
+      if (message) {
+        message.focus();
+        message.scrollIntoView({ block: "nearest" });
+      } else if (results) {
+        results.focus();
+      }
+    }
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
     applyReveal();
     applyFlags();
     const swapped = event.target instanceof Element ? event.target.id : "";
+    const message = event.target instanceof Element && event.target.closest("#sp-messages");
+    if (message && focusListAfterSwap) {
+      // A kill answered with its row taken out and the messages (kill_one.py): the
+      // rest of the list stands, unless that was its last row.
+      focusAfterAction();
+      const poller = byId("sp-poller");
+      if (!document.querySelector("#sp-rows tr") && poller && window.htmx) {
+        window.htmx.trigger(poller, "sp-refresh");
+      }
+      return;
+    }
     if (swapped !== "sp-results" && swapped !== "sp-rows") {
       return; // an out-of-band piece (badge, count): focus is the results' business
     }
@@ -353,34 +473,20 @@
       const row = rows[focusRowIndex] || rows[rows.length - 1];
       focusRowIndex = null;
       if (row) {
-        row.focus();
+        focusElement(row);
         return;
       }
     }
     if (pendingFocus) {
-      const selector = '[data-sp-focus="' + CSS.escape(pendingFocus) + '"]';
-      const again = document.querySelector(selector);
+      const again = focusTarget(pendingFocus);
       pendingFocus = null;
       if (again) {
-        again.focus();
+        focusElement(again);
         return;
       }
     }
     if (focusListAfterSwap) {
-      focusListAfterSwap = false;
-      const active = document.activeElement;
-      const results = byId("sp-results");
-      if (!active || active === document.body || !document.contains(active)) {
-        // After a kill the row that had the focus is gone: land on the message that
-        // says what happened (in view, and read out), else on the list.
-        const message = document.querySelector("#sp-messages .messagelist li");
-        if (message) {
-          message.focus();
-          message.scrollIntoView({ block: "nearest" });
-        } else if (results) {
-          results.focus();
-        }
-      }
+      focusAfterAction();
     }
   });
 

@@ -1,0 +1,92 @@
+"""Kill All's clean-up, after the response: the kill is the epoch, the rest can wait.
+
+Kill All ends every session by writing one "not before" epoch; from then on each of
+them is refused on load, on every host. What is left is housekeeping: their stored
+data and their index rows, a million of each on a big site. Deleting those took
+seconds (SQLite frees a million index rows' pages in ~5 s, with the write lock held),
+and the admin waited for it. Now Kill All records a :class:`~sessions_panel.models.Sweep`
+with the epoch in the same transaction, and answers:
+
+- every list and count leaves out the rows the epoch refuses while the sweep is under
+  way (``SessionRecordQuerySet.live``), through the ``issued`` index, so the page is
+  right and fast at once;
+- :func:`run` deletes them in batches of :data:`BATCH` (each a short write of its own,
+  so sessions keep being saved meanwhile), oldest first, and drops the ``Sweep`` when
+  none is left;
+- it runs after the response has been sent (:func:`after_response`, on the Kill All
+  answer and on any page of the panel shown while a sweep is under way), for up to
+  :data:`SECONDS`; ``manage.py prune`` finishes whatever a stopped process left.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.models import Q
+
+from sessions_panel.models import SessionRecord, Sweep, note_sweep, sweep_epoch
+from sessions_panel.termination import purge
+from sessions_panel.termination.guard import primary
+from sessions_panel.tracking import index_writer
+
+logger = logging.getLogger("sessions_panel")
+
+#: Sessions per batch: one store delete and one index delete of this many keys.
+BATCH = 2_000
+#: Seconds a response's close spends sweeping (a worker is busy meanwhile; a WSGI
+#: server's timeout must not catch it). What is left waits for the next page or prune.
+SECONDS = 10.0
+
+
+def begin(epoch: float) -> None:
+    """Record the clean-up of everything issued before ``epoch`` (call it in the
+    transaction that writes the epoch: a Kill All never commits without it)."""
+    using = primary()
+    if not Sweep.objects.using(using).filter(epoch__gte=epoch).exists():
+        Sweep.objects.using(using).create(epoch=epoch)
+    note_sweep(using, max(epoch, sweep_epoch(using) or epoch))
+
+
+def ended_rows(epoch: float) -> Any:
+    """Index rows the epoch refuses: issued before it, or at an unknown time."""
+    return SessionRecord.objects.using(primary()).filter(
+        Q(issued__lt=epoch) | Q(issued__isnull=True)
+    )
+
+
+def run(seconds: float | None = SECONDS) -> tuple[int, bool]:
+    """Delete ended sessions' data and index rows for up to ``seconds`` (``None``: until
+    done); returns how many, and whether the sweep is over."""
+    using = primary()
+    epoch = sweep_epoch(using)
+    if epoch is None:
+        return 0, True
+    count, _, _, finished = purge.purge_rows(
+        ended_rows(epoch), None, seconds, batch_size=BATCH, index=True
+    )
+    if finished:
+        Sweep.objects.using(using).filter(epoch__lte=epoch).delete()
+        note_sweep(using, None)
+        index_writer.forget_live_count()
+        index_writer.recently_seen.clear()
+    return count, finished
+
+
+def after_response(response: Any) -> Any:
+    """Sweep once ``response`` has been sent: WSGI and ASGI servers call its
+    ``close()`` after the last byte (Django's test client, at once)."""
+    close = response.close
+
+    def close_then_sweep() -> None:
+        close()
+        try:
+            count, finished = run(SECONDS)
+        except Exception:
+            logger.exception("the clean-up after Kill All failed; manage.py prune resumes it")
+            return
+        if not finished:
+            logger.info("swept %d ended sessions; the next page or prune goes on", count)
+
+    response.close = close_then_sweep
+    return response

@@ -36,15 +36,23 @@ def _kept_key(session: SessionBase | None) -> str | None:
 
 
 def kill_user(
-    user: Any, *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
+    user: Any,
+    *,
+    actor: Actor = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    scope: str = AuditEntry.SCOPE_USER,
+    detail: str = "",
 ) -> KillResult:
-    """End every session of ``user`` (indexed or not), except ``keep`` if given."""
+    """End every session of ``user`` (indexed or not), except ``keep`` if given.
+
+    ``scope`` and ``detail`` name the action in the audit trail (a lockdown's)."""
     ensure_tracked()
     keep_key = _kept_key(keep) if keep is not None and _owner(keep) == str(user.pk) else None
-    result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
+    result = KillResult(scope=scope, user_ids=[user.pk])
     rows = SessionRecord.objects.using(primary()).live().filter(user=user)
     _epoch_kill(result, rows, keep_key, lambda: revocation.revoke_user(user.pk, keep_key))
-    return finish(result, actor, reason, detail=f"user {user.get_username()}")
+    return finish(result, actor, reason, detail=detail or f"user {user.get_username()}")
 
 
 def kill_all(
@@ -53,6 +61,8 @@ def kill_all(
     reason: str = "",
     keep: SessionBase | None = None,
     spare_superusers: bool = False,
+    scope: str = AuditEntry.SCOPE_ALL,
+    detail: str = "",
 ) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session)
     and, with ``spare_superusers``, superusers' indexed sessions (re-issued at the
@@ -62,11 +72,12 @@ def kill_all(
     then purged in batches for up to :data:`~.purge.PURGE_SECONDS`, and the index emptied at
     once (a million rows one by one takes minutes), keeping the caller's row and those
     of sessions issued since. What stays in the store is refused on every load and
-    goes when it expires (``clearsessions``).
+    goes when it expires (``clearsessions``). ``scope`` and ``detail`` name the action
+    in the audit trail (a lockdown's).
     """
     ensure_tracked()
     keep_key = _kept_key(keep)
-    result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    result = KillResult(scope=scope)
     spare = None
     if spare_superusers and protection.has_superuser_field():
         spare = (
@@ -83,7 +94,7 @@ def kill_all(
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")
         result.failed = max(result.requested, 1)
-        return finish(result, actor, reason)
+        return finish(result, actor, reason, detail=detail)
     result.killed = result.requested
     targeted = revocation.issued_before(SessionRecord.objects.using(primary()), epoch).exclude(
         session_key=keep_key or ""
@@ -103,7 +114,7 @@ def kill_all(
         logger.exception("emptying the index after Kill All failed; its sessions are refused")
     # Requests refused meanwhile drop their own rows, so the purge may count fewer.
     result.killed = result.requested = max(result.requested, count)
-    return finish(result, actor, reason)
+    return finish(result, actor, reason, detail=detail)
 
 
 def _empty_index(epoch: float, keep_key: str | None) -> None:

@@ -302,6 +302,13 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None)
     logout(request)
+    if hasattr(request, "auser"):  # alogin() set it to the user: the rest of this request
+        from django.contrib.auth.models import AnonymousUser
+
+        async def anonymous() -> AnonymousUser:
+            return AnonymousUser()
+
+        request.auser = anonymous
     setattr(request, policies.REFUSED_LOGIN, True)
     messages.error(request, found.message, fail_silently=True)
     result = KillResult(

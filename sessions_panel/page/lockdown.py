@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_panel import termination
-from sessions_panel.models import Lockdown
+from sessions_panel.models import Lockdown, SessionRecord
 from sessions_panel.page.actions import (
     action_state,
     password_confirmed,
@@ -67,8 +67,13 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 
 
 def _label(request: HttpRequest, user: Any) -> str:
-    """A user as the page names them: "User #N" for an admin who may not see users."""
-    return user.get_username() if privacy.can_view_users(request) else privacy.user_label(user.pk)
+    """A user as the page names them: "User #N" for an account the admin may not see
+    and the list does not show (no live session)."""
+    named = (
+        privacy.can_view_users(request)
+        or SessionRecord.objects.live().filter(user_id=user.pk).exists()
+    )
+    return user.get_username() if named else privacy.user_label(user.pk)
 
 
 def _until(lockdown: Lockdown) -> str:

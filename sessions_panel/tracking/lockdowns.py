@@ -155,11 +155,15 @@ def admins_left(*, site_locked: bool, without: Any = None) -> bool:
 
 
 def moment(value: datetime) -> str:
-    """A clock time today, else the short date and time (the viewer's time zone)."""
+    """ "14:05" today, else the short date and "14:05" (the viewer's time zone).
+
+    A 24-hour clock whatever the language: English's "2:05 p.m." would end the
+    sentences it closes ("…locked down until 2:05 p.m..") with two full stops."""
     local = timezone.localtime(value)
+    clock_time = date_format(local, "H:i")
     if local.date() == timezone.localdate():
-        return date_format(local, "TIME_FORMAT")
-    return date_format(local, "SHORT_DATETIME_FORMAT")
+        return clock_time
+    return f"{date_format(local, 'SHORT_DATE_FORMAT')} {clock_time}"
 
 
 def site_refused_message(lockdown: Lockdown) -> str:

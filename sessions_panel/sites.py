@@ -341,7 +341,10 @@ def names_shown(entry: AuditEntry, reader: Reader) -> bool:
     """
     if reader.view_users:
         return True
-    return not (entry.scope == AuditEntry.SCOPE_USER and entry.requested == 0)
+    # So is a lockdown's or a lift's of one user that ended none (the user may have had
+    # none: a lockdown needs none to refuse their sign-in).
+    one_user = (AuditEntry.SCOPE_USER, AuditEntry.SCOPE_LOCKDOWN, AuditEntry.SCOPE_LIFTED)
+    return not (entry.scope in one_user and entry.requested == 0)
 
 
 def _filters_in(detail: str) -> dict[str, str]:

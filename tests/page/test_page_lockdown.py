@@ -502,3 +502,28 @@ def test_the_banner_and_its_lift_stay_on_the_site_they_are_shown_on(admin: Clien
     response = admin.post(lift_url, {"lockdown": lockdown.pk, "next": "/backoffice/auth/user/"})
     assert response["Location"] == "/backoffice/auth/user/"
     assert lockdowns.site() is None
+
+
+# -- the audit trail ---------------------------------------------------------------------
+
+
+def test_the_audit_trail_shows_lockdowns_and_lifts(
+    admin: Client, alice: Any, django_user_model: Any
+) -> None:
+    """Filterable by scope; a user's lockdown or lift that ended no session names the
+    account only to a reader who may see users (as a kill-user entry does)."""
+    lock_user(admin, alice)
+    admin.post(action_url("lift_lockdown"), {"lockdown": Lockdown.objects.get().pk})
+    trail = "/admin/sessions_panel/auditentry/"
+
+    html = body(admin.get(trail))
+    assert "?scope__exact=lockdown" in html and "?scope__exact=lifted" in html
+    assert "lockdown lifted" in html
+    assert body(admin.get(trail, {"scope__exact": "lifted"})).count('class="field-created') == 1
+
+    auditor = logged_in(make_staff(django_user_model, "auditor", "view_auditentry"))
+    for entry in AuditEntry.objects.all():
+        page = body(auditor.get(f"{trail}{entry.pk}/change/"))
+        assert "alice" not in page
+        assert f"User #{alice.pk}" in page
+        assert "alice" in body(admin.get(f"{trail}{entry.pk}/change/"))

@@ -173,7 +173,8 @@ class Command(BaseCommand):
     help = (
         "End sessions through the panel's kill service (audited, confirmed by the store). "
         "Prints what it will do first, then asks before ending more than one session "
-        "(--noinput: does not ask); --dry-run stops after the plan."
+        "(--noinput: does not ask); --dry-run stops after the plan. --lockdown ends every "
+        "session (or --user's) and refuses sign-in until --lift or --minutes have passed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

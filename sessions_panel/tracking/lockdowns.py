@@ -69,16 +69,6 @@ def of_user(user_pk: Any) -> Lockdown | None:
     )
 
 
-def locked_user_ids(user_ids: Any) -> set[Any]:
-    """Which of ``user_ids`` are locked down now (one query)."""
-    ids = list(user_ids)
-    if not ids:
-        return set()
-    return set(
-        in_force().filter(scope=Lockdown.USER, user_id__in=ids).values_list("user_id", flat=True)
-    )
-
-
 def until_for(minutes: int | None) -> datetime | None:
     """When a lockdown of ``minutes`` started now runs out, by the database's clock."""
     if minutes is None:

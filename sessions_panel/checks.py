@@ -150,6 +150,11 @@ def _invalid_value(name: str, value: Any) -> str | None:
     elif name == "MAX_SESSIONS_ACTION":
         if value not in ("end_oldest", "refuse"):
             return '"end_oldest" or "refuse"'
+    elif name == "LOCKDOWN_ALLOW_GROUP":
+        if value is not None and (
+            not isinstance(value, str) or not value.strip() or len(value) > 150
+        ):
+            return "None (superusers) or the name of a group (1 to 150 characters)"
     elif name == "MAX_SESSIONS_RESOLVER" and value is not None and not callable(value):
         if not _imports_callable(value):
             return "None or the dotted path of a callable (user) -> int | None"

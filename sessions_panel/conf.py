@@ -81,6 +81,9 @@ DEFAULTS: Mapping[str, Any] = {
     # Dotted path to a callable ``(user) -> int | None``: that user's cap (0: none),
     # or None for MAX_SESSIONS_PER_USER.
     "MAX_SESSIONS_RESOLVER": None,
+    # Who may still sign in during a site lockdown: superusers (None), or the members
+    # of the group of this name (and only they: superusers outside it are refused too).
+    "LOCKDOWN_ALLOW_GROUP": None,
 }
 
 
@@ -225,6 +228,11 @@ class Settings:
         if callable(path):
             return path  # type: ignore[no-any-return]
         return import_string(path)  # type: ignore[no-any-return]
+
+    @property
+    def LOCKDOWN_ALLOW_GROUP(self) -> str | None:
+        value = get("LOCKDOWN_ALLOW_GROUP")
+        return str(value) if value else None
 
 
 conf = Settings()

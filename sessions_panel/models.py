@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import models, router
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -290,6 +291,11 @@ class AuditEntry(models.Model):
     #: Ended by a session policy (``IDLE_TIMEOUT``, ``ABSOLUTE_LIFETIME``,
     #: ``MAX_SESSIONS_PER_USER``): the reason says which.
     SCOPE_POLICY = "policy"
+    #: A lockdown (:class:`Lockdown`): the site's (Kill All, then sign-in refused) or a
+    #: user's (their sessions, then their sign-in refused), and each sign-in it refused.
+    SCOPE_LOCKDOWN = "lockdown"
+    #: A lockdown lifted: nothing ended (``requested = killed = 0``).
+    SCOPE_LIFTED = "lifted"
     SCOPE_CHOICES = [
         (SCOPE_SESSION, _("one session")),
         (SCOPE_USER, _("all sessions of a user")),
@@ -297,6 +303,8 @@ class AuditEntry(models.Model):
         (SCOPE_FILTER, _("sessions matching a filter")),
         (SCOPE_REAUTH, _("re-authentication")),
         (SCOPE_POLICY, _("session policy")),
+        (SCOPE_LOCKDOWN, _("lockdown")),
+        (SCOPE_LIFTED, _("lockdown lifted")),
     ]
 
     created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -336,6 +344,89 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} · {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class LockdownQuerySet(models.QuerySet["Lockdown"]):
+    def in_force(self) -> LockdownQuerySet:
+        """Not lifted, and not run out by the database's clock (``Now()``: the one clock
+        the kills read too, compared in the query itself)."""
+        return self.filter(lifted__isnull=True).filter(
+            models.Q(until__isnull=True) | models.Q(until__gt=Now())
+        )
+
+
+class Lockdown(models.Model):
+    """Sign-in refused: for everyone but an allow-list (``scope="site"``), or for one
+    user (``scope="user"``), until ``until`` (``None``: until lifted) or lifted.
+
+    Every login is checked against the lockdowns in force (Django's
+    ``user_logged_in``: see :mod:`sessions_panel.termination.lockdown`), and the admin
+    pages show the site's. A row is kept when it is lifted or runs out: it is the
+    history, beside the audit trail's entries.
+    """
+
+    SITE = "site"
+    USER = "user"
+    SCOPE_CHOICES = [(SITE, _("the site")), (USER, _("one user"))]
+
+    scope = models.CharField(_("scope"), max_length=4, choices=SCOPE_CHOICES)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    created = models.DateTimeField(_("since"), default=timezone.now)
+    #: When it runs out, by the database's clock; ``None``: until lifted.
+    until = models.DateTimeField(_("until"), null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_repr = models.CharField(_("by (name)"), max_length=150, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    #: A user lockdown also made their password unusable.
+    password_unusable = models.BooleanField(default=False)
+    lifted = models.DateTimeField(_("lifted"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    lifted_by_repr = models.CharField(max_length=150, blank=True)
+
+    objects = LockdownQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lockdown")
+        verbose_name_plural = _("lockdowns")
+        default_permissions = ()
+        indexes = [
+            # What every login and every admin page asks: the lockdowns not lifted (a
+            # handful, whatever the history).
+            models.Index(
+                fields=["scope", "user"],
+                condition=models.Q(lifted__isnull=True),
+                name="sessions_pa_lockdown_on_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        if self.scope == self.USER:
+            return f"lockdown of user {self.user_id}"
+        return "site lockdown"
 
 
 class ReauthThrottle(models.Model):

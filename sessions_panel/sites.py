@@ -52,7 +52,7 @@ from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_panel.models import AuditEntry, SessionRecord
-from sessions_panel.page import changelist, kill_many, kill_one, mount
+from sessions_panel.page import changelist, kill_many, kill_one, lockdown, mount
 from sessions_panel.query import privacy
 from sessions_panel.query.liststate import parse_user_id
 
@@ -82,6 +82,12 @@ class SessionRecordAdmin(_ModelAdmin):
                 "kill-matching/",
                 self._wrap(self.kill_matching_view),
                 name=self._name("kill_matching"),
+            ),
+            path("lockdown/", self._wrap(self.lockdown_view), name=self._name("lockdown")),
+            path(
+                "lift-lockdown/",
+                self._wrap(self.lift_lockdown_view),
+                name=self._name("lift_lockdown"),
             ),
         ]
 
@@ -129,6 +135,12 @@ class SessionRecordAdmin(_ModelAdmin):
 
     def kill_matching_view(self, request: HttpRequest) -> HttpResponse:
         return kill_many.kill_matching(request, self)
+
+    def lockdown_view(self, request: HttpRequest) -> HttpResponse:
+        return lockdown.lock_down(request, self)
+
+    def lift_lockdown_view(self, request: HttpRequest) -> HttpResponse:
+        return lockdown.lift(request, self)
 
 
 class AuditEntryAdmin(_AuditAdmin):
@@ -329,7 +341,10 @@ def names_shown(entry: AuditEntry, reader: Reader) -> bool:
     """
     if reader.view_users:
         return True
-    return not (entry.scope == AuditEntry.SCOPE_USER and entry.requested == 0)
+    # So is a lockdown's or a lift's of one user that ended none (the user may have had
+    # none: a lockdown needs none to refuse their sign-in).
+    one_user = (AuditEntry.SCOPE_USER, AuditEntry.SCOPE_LOCKDOWN, AuditEntry.SCOPE_LIFTED)
+    return not (entry.scope in one_user and entry.requested == 0)
 
 
 def _filters_in(detail: str) -> dict[str, str]:

@@ -177,3 +177,19 @@ def test_an_account_base_template_that_is_not_a_name_is_e007(settings, value):
 def test_a_bad_new_sign_in_setting_is_e007(settings, name, value):
     settings.SESSIONS_PANEL = {name: value}
     assert panel_ids() == ["sessions_panel.E007"]
+
+
+@pytest.mark.parametrize("value", ["", "   ", 3, ["incident"], "x" * 151])
+def test_a_lockdown_allow_group_that_is_no_group_name_is_e007(settings, value):
+    settings.SESSIONS_PANEL = {"LOCKDOWN_ALLOW_GROUP": value}
+    messages = [m for m in run_checks() if m.id == "sessions_panel.E007"]
+    assert len(messages) == 1
+    assert "'LOCKDOWN_ALLOW_GROUP'" in messages[0].msg
+    assert "the name of a group" in messages[0].msg
+    assert panel_ids() == ["sessions_panel.E007"]
+
+
+@pytest.mark.parametrize("value", [None, "incident", "Incident responders"])
+def test_a_lockdown_allow_group_of_none_or_a_name_passes(settings, value):
+    settings.SESSIONS_PANEL = {"LOCKDOWN_ALLOW_GROUP": value}
+    assert panel_ids() == []

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from sessions_panel.conf import conf
 from sessions_panel.models import SeenAddress, SeenBrowser
 from sessions_panel.signals import new_sign_in
+from sessions_panel.tracking import policies
 from sessions_panel.tracking.client import clean_user_agent, client_ip, stored_ip
 from sessions_panel.tracking.useragent import family
 
@@ -48,6 +49,8 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
     notice that fails must not fail the sign-in."""
     if request is None or getattr(user, "pk", None) is None:
         return
+    if getattr(request, policies.REFUSED_LOGIN, False):
+        return  # a lockdown or the session cap refused this sign-in
     signed_in = getattr(request, "user", None)
     if signed_in is not None and getattr(signed_in, "pk", None) != user.pk:
         return  # a policy refused this sign-in and logged it out again

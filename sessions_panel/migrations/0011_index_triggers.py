@@ -20,7 +20,7 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("sessions_panel", "0009_seen_browser")]
+    dependencies = [("sessions_panel", "0010_lockdown")]
 
     operations = [
         migrations.CreateModel(

@@ -26,7 +26,7 @@ from django_htmx.http import replace_url
 from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, SessionRecord, sweep_epoch
-from sessions_panel.page import freshness, health
+from sessions_panel.page import freshness, health, lockdown
 from sessions_panel.page.mount import (
     MORE_TEMPLATE,
     PAGE_TEMPLATE,
@@ -39,6 +39,7 @@ from sessions_panel.page.mount import (
 )
 from sessions_panel.query import flags, listing, liststate, privacy, search
 from sessions_panel.termination import protection, reauth, sweep
+from sessions_panel.tracking import lockdowns
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -163,6 +164,8 @@ def _context(
         if killer and subject is not None:
             others = SessionRecord.objects.filter(expiry__gt=now, user_id=state.user)
             context["subject_sessions"] = others.exclude(session_key=own_key or "").count()
+        if subject is not None:
+            context.update(_subject_lockdown(request, model_admin, state, subject, killer))
     if rows is not None and state.filtered and not state.error:
         # Counted up to a cap: this runs on every keystroke of a live search. One query
         # gives what matches (said next to the search and in the badge) and what a kill
@@ -175,7 +178,36 @@ def _context(
     if killer:
         context["needs_password"] = reauth.needs_password(request)
         context["reauth_minutes"] = max(1, conf.REAUTH_WINDOW // 60)
+        # Whether a site lockdown would let this admin back in (the dialog's form and
+        # its password field, swapped on each refresh, are there only then).
+        context["lockdown_allowed"] = lockdowns.on_allow_list(request.user)
     return context
+
+
+def _subject_lockdown(
+    request: HttpRequest,
+    model_admin: ModelAdmin[Any],
+    state: liststate.ListState,
+    subject: Any,
+    killer: bool,
+) -> dict[str, Any]:
+    """The per-user view's lockdown: its banner (one query) and, for an admin who may
+    kill this user's sessions, the "Lock down" control or the one-click lift."""
+    found = lockdowns.of_user(subject.pk)
+    protected = protection.protects(request.user, subject)
+    may = killer and not protected
+    return {
+        "subject_lockdown": found,
+        "subject_lockdown_text": (
+            lockdowns.user_banner_text(found, subject.get_username()) if found else ""
+        ),
+        # The dialog is there whenever the control may be (its password field is
+        # swapped on each refresh); the control only while the user is not locked down.
+        "subject_lockable": may and str(subject.pk) != str(request.user.pk),
+        "subject_can_lift": may and found is not None,
+        "lockdown_back": list_url(model_admin, state),
+        "user_durations": lockdown.duration_choices(lockdown.UNTIL_LIFTED),
+    }
 
 
 def _user_admin_url(model_admin: ModelAdmin[Any], user: Any) -> str:
@@ -296,6 +328,11 @@ def _session_list(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpRes
         "breadcrumbs_as_list": django.VERSION >= (6, 0),
         **_context(request, model_admin, state),
     }
+    if context["can_kill"]:
+        # The "Lock down…" control and its dialog (the banner says when it is on).
+        context["site_lockdown"] = lockdowns.site_for(request)
+        context["lockdown_allow_text"] = lockdowns.allowed_text()
+        context["site_durations"] = lockdown.duration_choices("60")
     response = TemplateResponse(request, PAGE_TEMPLATE, context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -28,7 +28,15 @@ HANDLE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REASON_MAX_LENGTH = 500
 #: Longer is never a password worth hashing (refused unchecked, as a failure).
 PASSWORD_MAX_LENGTH = reauth.PASSWORD_MAX_LENGTH
-URL_NAMES = ("changelist", "kill", "kill_user", "kill_all", "kill_matching")
+URL_NAMES = (
+    "changelist",
+    "kill",
+    "kill_user",
+    "kill_all",
+    "kill_matching",
+    "lockdown",
+    "lift_lockdown",
+)
 
 
 def url_name(model_admin: ModelAdmin[Any], name: str) -> str:

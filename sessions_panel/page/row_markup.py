@@ -190,6 +190,8 @@ def _action_cell(row: Row, labels: Labels) -> str:
 
 #: The id of the list's kill form (``results.html``), which every row's Kill submits.
 KILL_FORM = "sp-kill-form"
+#: The IP cell's class for an IPv4 address.
+V4 = ' class="sp-ip-v4"'
 #: The id of the list's one name for a blurred IP badge (``results.html``).
 IP_LABEL = "sp-ip-label"
 
@@ -252,7 +254,7 @@ def render_rows(
             "</td>"
             f"<td>{status[row.is_authenticated]}</td>"
             # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).
-            f"<td{' class="sp-ip-v4"' if row.ip and ":" not in row.ip else ""}>"
+            f"<td{V4 if row.ip and ':' not in row.ip else ''}>"
             f"{_ip_cell(row, labels)}</td>{action_cell}</tr>\n"
         )
     # Safe: every value was escaped above.

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sessions_panel.conf import conf
-from sessions_panel.models import SeenAddress, SessionRecord
+from sessions_panel.models import Lockdown, SeenAddress, SessionRecord
 from sessions_panel.tracking import policies
 
 MULTIPLE = "multiple"
@@ -24,6 +24,9 @@ NEW_IP = "new-ip"
 SWARM = "swarm"
 CHANGED = "changed"
 AT_CAP = "at-cap"
+#: The user is locked down (no filter chip: a lockdown ends the user's sessions, so
+#: this marks only what is left of them, e.g. after a store fault).
+LOCKED = "locked"
 
 LABELS = {
     MULTIPLE: _("Multiple sessions"),
@@ -32,6 +35,8 @@ LABELS = {
     CHANGED: _("IP or browser changed"),
     AT_CAP: _("Session limit reached"),
 }
+
+LOCKED_LABEL = _("Locked down")
 
 # A session notes its address when it is created; this much slack covers the gap.
 _SLACK = timedelta(seconds=5)
@@ -52,15 +57,23 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
     pairs = {(r.user_id, r.ip) for r in rows if r.user_id is not None and r.ip}
 
     per_user: dict[Any, int] = {}
+    locked: set[Any] = set()
     first_seen: dict[tuple[Any, str], Any] = {}
     history_start: dict[Any, Any] = {}
     if user_ids:
-        per_user = dict(
+        # With each user's count, whether they are locked down (in the same query).
+        lockdown = Lockdown.objects.in_force().filter(
+            scope=Lockdown.USER, user_id=OuterRef("user_id")
+        )
+        for user_id, n, is_locked in (
             live.filter(user_id__in=user_ids)
             .values_list("user_id")
-            .annotate(n=Count("pk"))
-            .values_list("user_id", "n")
-        )
+            .annotate(n=Count("pk"), locked=Exists(lockdown))
+            .values_list("user_id", "n", "locked")
+        ):
+            per_user[user_id] = n
+            if is_locked:
+                locked.add(user_id)
         # Every address of these users, in one query on the user index: both when each
         # address was first seen and where each user's history starts. (Filtering on
         # "ip IN (...)" as well made the database probe every user × address pair:
@@ -89,6 +102,16 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
     result: dict[int, list[Flag]] = {}
     for row in rows:
         flags: list[Flag] = []
+        if row.user_id in locked:
+            flags.append(
+                Flag(
+                    LOCKED,
+                    str(LOCKED_LABEL),
+                    str(
+                        _("This user is locked down: their sign-in is refused until it is lifted.")
+                    ),
+                )
+            )
         count = per_user.get(row.user_id, 0)
         cap = caps.get(row.user_id, 0)
         if row.user_id is not None and cap and count >= cap:

@@ -17,6 +17,8 @@ confirms it. Every action writes one :class:`AuditEntry` and sends
 - :mod:`.policy`: session policies ending sessions (on load, at login, in ``prune``);
 - :mod:`.reauth`: the password asked again before a multi-session kill;
 - :mod:`.protection`: superusers' sessions spared from a lesser admin's kills;
+- :mod:`.lockdown`: the site's or a user's sessions ended, then their sign-in refused
+  until lifted (or a set time);
 - :mod:`.receivers`: sessions ended when a user is deactivated, deleted or changes
   password.
 """
@@ -26,6 +28,13 @@ from __future__ import annotations
 from sessions_panel.termination.audit import Actor, KillResult
 from sessions_panel.termination.epochs import kill_all, kill_user
 from sessions_panel.termination.guard import NotTracked, configuration_problem, ensure_tracked
+from sessions_panel.termination.lockdown import (
+    LockdownRefused,
+    LockdownResult,
+    lock_site,
+    lock_user,
+)
+from sessions_panel.termination.lockdown import lift as lift_lockdown
 from sessions_panel.termination.policy import (
     end_over_cap,
     end_refused,
@@ -46,6 +55,8 @@ __all__ = [
     "PREVIEW_CAP",
     "Actor",
     "KillResult",
+    "LockdownRefused",
+    "LockdownResult",
     "NotTracked",
     "Preview",
     "configuration_problem",
@@ -58,6 +69,9 @@ __all__ = [
     "kill_session",
     "kill_sessions",
     "kill_user",
+    "lift_lockdown",
+    "lock_site",
+    "lock_user",
     "matching",
     "preview",
     "purge_by_policy",

@@ -35,15 +35,23 @@ def _kept_key(session: SessionBase | None) -> str | None:
 
 
 def kill_user(
-    user: Any, *, actor: Actor = None, reason: str = "", keep: SessionBase | None = None
+    user: Any,
+    *,
+    actor: Actor = None,
+    reason: str = "",
+    keep: SessionBase | None = None,
+    scope: str = AuditEntry.SCOPE_USER,
+    detail: str = "",
 ) -> KillResult:
-    """End every session of ``user`` (indexed or not), except ``keep`` if given."""
+    """End every session of ``user`` (indexed or not), except ``keep`` if given.
+
+    ``scope`` and ``detail`` name the action in the audit trail (a lockdown's)."""
     ensure_tracked()
     keep_key = _kept_key(keep) if keep is not None and _owner(keep) == str(user.pk) else None
-    result = KillResult(scope=AuditEntry.SCOPE_USER, user_ids=[user.pk])
+    result = KillResult(scope=scope, user_ids=[user.pk])
     rows = SessionRecord.objects.using(primary()).live().filter(user=user)
     _epoch_kill(result, rows, keep_key, lambda: revocation.revoke_user(user.pk, keep_key))
-    return finish(result, actor, reason, detail=f"user {user.get_username()}")
+    return finish(result, actor, reason, detail=detail or f"user {user.get_username()}")
 
 
 def kill_all(
@@ -53,6 +61,8 @@ def kill_all(
     keep: SessionBase | None = None,
     spare_superusers: bool = False,
     purge_seconds: float | None = -1.0,
+    scope: str = AuditEntry.SCOPE_ALL,
+    detail: str = "",
 ) -> KillResult:
     """End every session, indexed or not, except ``keep`` (the caller's own session)
     and, with ``spare_superusers``, superusers' indexed sessions (re-issued at the
@@ -64,10 +74,11 @@ def kill_all(
     :data:`~.purge.PURGE_SECONDS`; ``None``: to the end; ``0``: not here, the page runs
     it after its response); what is left
     is refused on every load, and goes with the next page, ``prune``, or its expiry.
+    ``scope`` and ``detail`` name the action in the audit trail (a lockdown's).
     """
     ensure_tracked()
     keep_key = _kept_key(keep)
-    result = KillResult(scope=AuditEntry.SCOPE_ALL)
+    result = KillResult(scope=scope)
     spare = None
     if spare_superusers and protection.has_superuser_field():
         spare = (
@@ -85,7 +96,7 @@ def kill_all(
     except DatabaseError:
         logger.exception("could not record Kill All; no session was ended")
         result.failed = max(result.requested, 1)
-        return finish(result, actor, reason)
+        return finish(result, actor, reason, detail=detail)
     result.killed = result.requested
     if purge_seconds is not None and purge_seconds < 0:
         purge_seconds = purge.PURGE_SECONDS
@@ -95,7 +106,7 @@ def kill_all(
         except Exception:
             logger.exception("cleaning up after Kill All failed; its sessions are refused")
             result.store_fault = True
-    return finish(result, actor, reason)
+    return finish(result, actor, reason, detail=detail)
 
 
 def _epoch_kill(

@@ -134,6 +134,8 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
     session = getattr(request, "session", None)
     if request is None or not isinstance(session, TrackedSessionMixin):
         return
+    if getattr(request, policies.REFUSED_LOGIN, False):
+        return  # a lockdown refused this login and logged it out again
     using = router.db_for_write(SessionRecord)
     cap = policies.cap_for(user)
     if not cap:

@@ -17,7 +17,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.middleware import current_session
-from sessions_panel.termination import policy, reauth
+from sessions_panel.termination import lockdown, policy, reauth
 
 
 def _remember_old_state(
@@ -58,5 +58,8 @@ def connect() -> None:
     post_save.connect(_end_after_save, sender=user_model, dispatch_uid=uid)
     pre_delete.connect(_end_before_delete, sender=user_model, dispatch_uid=uid)
     user_logged_in.connect(reauth.on_login, dispatch_uid=uid)
+    # Lockdowns first: a login they refuse is no login for the cap to count or end
+    # others' sessions for.
+    user_logged_in.connect(lockdown.on_login, dispatch_uid="sessions_panel.lockdown")
     # The login time (ABSOLUTE_LIFETIME) and the cap (MAX_SESSIONS_PER_USER).
     user_logged_in.connect(policy.on_login, dispatch_uid="sessions_panel.policies")

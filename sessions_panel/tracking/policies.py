@@ -46,10 +46,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -268,9 +270,14 @@ def refused_message(cap: int) -> str:
 
 
 def back_to_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """A login view's redirect after a refused login goes back to the login form (the
-    same URL, ``next`` kept), where the message says why: the view cannot tell that
-    ``login()`` was undone, and would send the now anonymous user on."""
+    """A login view's redirect after a refused login (the session cap, a lockdown) goes
+    back to the login form (the same URL, ``next`` kept), where the message says why:
+    the view cannot tell that ``login()`` was undone, and would send the now anonymous
+    user on. A login made on a GET (a single sign-on callback, a sign-in link) would
+    only run again at its own URL: it goes to ``settings.LOGIN_URL`` instead."""
     if getattr(request, REFUSED_LOGIN, False) and 300 <= response.status_code < 400:
-        response["Location"] = request.get_full_path()
+        if request.method == "POST":
+            response["Location"] = request.get_full_path()
+        else:
+            response["Location"] = resolve_url(settings.LOGIN_URL)
     return response

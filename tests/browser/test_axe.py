@@ -1,7 +1,8 @@
 """axe-core on every state of the page: no serious or critical violation in what the
 panel owns (the page's content, its dialogs), at desktop light and dark, tablet and
-phone, each dialog open (kill one, kill matching, kill a user's, Kill All), a search
-with results and one with none, after a kill, and the audit trail. Violations in the
+phone, each dialog open (kill one, kill matching, kill a user's, Kill All, lock down
+the site or a user), a search with results and one with none, after a kill, the audit
+trail, and a user and the site locked down (the banner). Violations in the
 admin's own chrome (header, sidebar) are Django's.
 """
 
@@ -96,4 +97,18 @@ def test_no_serious_violation_in_any_state(
     found["after a kill"] = serious(page)
     page.goto("/admin/sessions_panel/auditentry/")
     found["audit trail"] = serious(page, AUDIT_ROWS)
+    page.goto(f"{PANEL_URL}?user={seeded.user_id}")
+    page.locator("#sp-lockdown-user-open").click()
+    expect(page.locator("#sp-lockdown-user-dialog")).to_be_visible()
+    found["lock down a user dialog"] = serious(page)
+    page.locator("#sp-lockdown-user-dialog").get_by_role("button", name="Lock down alice").click()
+    expect(page.locator(".sp-lockdown-user")).to_be_visible()
+    found["a user locked down"] = serious(page)
+    page.goto(PANEL_URL)
+    page.locator("#sp-lockdown-open").click()
+    expect(page.locator("#sp-lockdown-dialog")).to_be_visible()
+    found["lock down dialog"] = serious(page)
+    page.locator("#sp-lockdown-dialog").get_by_role("button", name="Lock down the site").click()
+    expect(page.locator(".sp-lockdown-banner")).to_be_visible()
+    found["the site locked down"] = serious(page, {"include": [["#content"], [".messagelist"]]})
     assert {state: v for state, v in found.items() if v} == {}

@@ -72,16 +72,18 @@ def test_a_fresh_login_through_the_form_starts_the_window(admin_user, victims, c
 # -- past the window --------------------------------------------------------------------
 
 
-def test_past_the_window_both_big_dialogs_show_a_password_field(admin, victims):
+def test_past_the_window_the_big_dialogs_show_a_password_field(admin, victims):
+    """Kill All, kill matching and the site's lockdown."""
     lapse(admin)
     html = body(admin.get(page_url(), {"q": "shop"}))
-    assert html.count(FIELD) == 2
+    assert html.count(FIELD) == 3
     assert 'id="sp-reauth-kill-all"' in html
     assert 'id="sp-reauth-kill-matching"' in html
+    assert 'id="sp-reauth-lockdown"' in html
     assert "you signed in more than 10 minutes ago" in html
     fragment = body(admin.get(page_url(), {"q": "shop"}, **HTMX))
     assert '<div id="sp-reauth-kill-all" class="sp-reauth" hx-swap-oob="true">' in fragment
-    assert fragment.count(FIELD) == 2
+    assert fragment.count(FIELD) == 3
 
 
 def test_the_field_appears_on_the_next_refresh_when_the_window_lapses(admin, victims):

@@ -1,4 +1,6 @@
-"""End sessions from the command line: a user's, an IP's, or all of them."""
+"""End sessions from the command line: a user's, an IP's, or all of them; or lock the
+site or one user down (``--lockdown``), and lift it (``--lockdown --lift``), for when
+the admin itself is out of reach."""
 
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sessions_panel import termination
 from sessions_panel.management.progress import Progress
 from sessions_panel.query import liststate
 from sessions_panel.termination import audit
+from sessions_panel.termination import lockdown as lockdown_service
+from sessions_panel.tracking import lockdowns
 from sessions_panel.tracking.client import parse_ip
 
 #: Characters printed as escapes: controls (ESC, BEL, CR... would drive the operator's
@@ -167,11 +173,13 @@ class Command(BaseCommand):
     help = (
         "End sessions through the panel's kill service (audited, confirmed by the store). "
         "Prints what it will do first, then asks before ending more than one session "
-        "(--noinput: does not ask); --dry-run stops after the plan."
+        "(--noinput: does not ask); --dry-run stops after the plan. --lockdown ends every "
+        "session (or --user's) and refuses sign-in until --lift or --minutes have passed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        target = parser.add_mutually_exclusive_group(required=True)
+        # One of them is required, unless --lockdown (the site's, without --user).
+        target = parser.add_mutually_exclusive_group()
         target.add_argument(
             "--user",
             metavar="USER",
@@ -197,6 +205,34 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
+            "--lockdown",
+            action="store_true",
+            help=_(
+                "Lock down: end every session (with --user: that user's), then refuse "
+                "every sign-in but the allow-list's (with --user: that user's) until "
+                "lifted or --minutes have passed."
+            ),
+        )
+        parser.add_argument(
+            "--minutes",
+            type=int,
+            metavar="N",
+            help=_("With --lockdown: lift it by itself after N minutes (default: until lifted)."),
+        )
+        parser.add_argument(
+            "--lift",
+            action="store_true",
+            help=_("With --lockdown: lift the site's lockdown (with --user: that user's)."),
+        )
+        parser.add_argument(
+            "--unusable-password",
+            action="store_true",
+            help=_(
+                "With --lockdown --user: also make their password unusable, so that they "
+                "must set a new one."
+            ),
+        )
+        parser.add_argument(
             "--noinput",
             "--no-input",
             action="store_false",
@@ -218,8 +254,41 @@ class Command(BaseCommand):
         reason: str,
         actor: str = "",
         interactive: bool = True,
+        lockdown: bool = False,
+        minutes: int | None = None,
+        lift: bool = False,
+        unusable_password: bool = False,
         **options: Any,
     ) -> None:
+        if lockdown:
+            if ip is not None or all or except_staff:
+                raise CommandError(
+                    _(
+                        "--lockdown locks down the site, or one user with --user; it takes "
+                        "no --ip, --all or --except-staff. Nothing was changed."
+                    )
+                )
+            self.lockdown(
+                user=user,
+                minutes=minutes,
+                lift=lift,
+                unusable_password=unusable_password,
+                dry_run=dry_run,
+                reason=reason,
+                actor=actor,
+                interactive=interactive,
+            )
+            return
+        if minutes is not None or lift or unusable_password:
+            raise CommandError(
+                _(
+                    "--minutes, --lift and --unusable-password go with --lockdown. Nothing was ended."
+                )
+            )
+        if user is None and ip is None and not all:
+            raise CommandError(
+                _("Say which sessions to end: --user, --ip or --all (or --lockdown).")
+            )
         target_user = find_user(user) if user is not None else None
         address = strict_ip(ip) if ip is not None else None
         criteria: dict[str, Any] = {
@@ -277,6 +346,173 @@ class Command(BaseCommand):
         if result.failed:
             raise CommandError(summary + " See the log; run again to retry.")
         self.stdout.write(self.style.SUCCESS(summary))
+
+    # -- --lockdown ------------------------------------------------------------------------
+
+    def lockdown(
+        self,
+        *,
+        user: str | None,
+        minutes: int | None,
+        lift: bool,
+        unusable_password: bool,
+        dry_run: bool,
+        reason: str,
+        actor: str,
+        interactive: bool,
+    ) -> None:
+        """Lock the site (or ``user``) down, or lift it: the page's action, for when
+        the admin cannot be reached. Asks for a typed "yes" before a lockdown (it ends
+        sessions); a lift ends nothing and does not ask."""
+        if lift and (minutes is not None or unusable_password):
+            raise CommandError(
+                _("--lift takes no --minutes or --unusable-password. Nothing was changed.")
+            )
+        if unusable_password and user is None:
+            raise CommandError(
+                _("--unusable-password needs --user: whose password? Nothing was changed.")
+            )
+        if minutes is not None and not 1 <= minutes <= lockdowns.MAX_MINUTES:
+            raise CommandError(
+                _(
+                    "--minutes takes a whole number of minutes from 1 to %(max)d (leave it "
+                    "out to lock down until lifted). Nothing was changed."
+                )
+                % {"max": lockdowns.MAX_MINUTES}
+            )
+        target = find_user(user) if user is not None else None
+        label = audit_label(one_line(actor, ACTOR_MAX), os_user())
+        recorded = audit.clean_reason(reason)
+        if lift:
+            self.lift(target, label, reason, dry_run)
+            return
+        try:
+            if target is None:
+                lockdown_service.check_site(label)
+            else:
+                lockdown_service.check_user(target, label)
+        except lockdown_service.LockdownRefused as refusal:
+            raise CommandError(f"{shown(refusal)} {_('Nothing was changed.')}") from None
+        how_long = (
+            _("until it is lifted")
+            if minutes is None
+            else ngettext("for %(count)d minute", "for %(count)d minutes", minutes)
+            % {"count": minutes}
+        )
+        if target is None:
+            plan = termination.preview(termination.matching())
+            self.stdout.write(
+                _(
+                    "Will lock the site down: end every session (%(sessions)s indexed "
+                    "session(s) of %(users)s user(s) and %(guests)s guest(s); sessions not "
+                    "yet in the index end too), then refuse every sign-in %(how_long)s."
+                )
+                % {
+                    "sessions": f"{plan.sessions:,}",
+                    "users": f"{plan.users:,}",
+                    "guests": f"{plan.guests:,}",
+                    "how_long": how_long,
+                }
+            )
+            self.stdout.write(shown(lockdowns.allowed_text()))
+        else:
+            plan = termination.preview(termination.matching(user=target))
+            self.stdout.write(
+                _(
+                    "Will lock down user %(user)s: end every session of theirs (%(sessions)s "
+                    "indexed; sessions not yet in the index end too), then refuse their "
+                    "sign-in %(how_long)s."
+                )
+                % {
+                    "user": shown(target.get_username()),
+                    "sessions": f"{plan.sessions:,}",
+                    "how_long": how_long,
+                }
+            )
+            if unusable_password:
+                self.stdout.write(
+                    _("Their password will be made unusable: they must set a new one.")
+                )
+        self.stdout.write(
+            _("Audit trail: by %(actor)s; reason: %(reason)s.")
+            % {"actor": shown(label), "reason": shown(recorded) if recorded else "—"}
+        )
+        if dry_run:
+            self.stdout.write(_("Dry run: nothing was changed."))
+            return
+        if interactive and not self.confirmed():
+            self.stdout.write(_("Cancelled: nothing was changed."))
+            return
+        try:
+            if target is None:
+                outcome = termination.lock_site(actor=label, minutes=minutes, reason=reason)
+            else:
+                outcome = termination.lock_user(
+                    target,
+                    actor=label,
+                    minutes=minutes,
+                    reason=reason,
+                    unusable_password=unusable_password,
+                )
+        except lockdown_service.LockdownRefused as refusal:  # changed meanwhile
+            raise CommandError(f"{shown(refusal)} {_('Nothing was changed.')}") from None
+        result = outcome.kill
+        until = outcome.lockdown.until
+        when = (
+            _("until lifted")
+            if until is None
+            else _("until %(time)s")
+            % {"time": timezone.localtime(until).strftime("%Y-%m-%d %H:%M %Z")}
+        )
+        done = (
+            _("Site locked down %(when)s.") % {"when": when}
+            if target is None
+            else _("User %(user)s locked down %(when)s.")
+            % {"user": shown(target.get_username()), "when": when}
+        )
+        summary = _(
+            "%(done)s Ended %(killed)s session(s); %(failed)s could not be ended. Lift it "
+            "with: manage.py killsessions --lockdown --lift%(user)s"
+        ) % {
+            "done": done,
+            "killed": f"{result.killed:,}",
+            "failed": f"{result.failed:,}",
+            "user": "" if target is None else f" --user {shown(user)}",
+        }
+        if result.failed:
+            raise CommandError(
+                summary + " " + _("Sign-in is refused; see the log and run Kill All to retry.")
+            )
+        self.stdout.write(self.style.SUCCESS(summary))
+
+    def lift(self, target: Any, label: str, reason: str, dry_run: bool) -> None:
+        row = lockdowns.site() if target is None else lockdowns.of_user(target.pk)
+        what = (
+            _("the site's lockdown")
+            if target is None
+            else _("the lockdown of user %(user)s") % {"user": shown(target.get_username())}
+        )
+        if row is None:
+            self.stdout.write(_("No lockdown to lift: %(what)s is not in force.") % {"what": what})
+            return
+        self.stdout.write(
+            _("Will lift %(what)s (since %(since)s). Audit trail: by %(actor)s.")
+            % {
+                "what": what,
+                "since": timezone.localtime(row.created).strftime("%Y-%m-%d %H:%M %Z"),
+                "actor": shown(label),
+            }
+        )
+        if dry_run:
+            self.stdout.write(_("Dry run: nothing was changed."))
+            return
+        if not termination.lift_lockdown(row, actor=label, reason=reason):
+            self.stdout.write(_("It had run out or been lifted meanwhile."))
+            return
+        message = _("Lifted %(what)s: sign-in is open again.") % {"what": what}
+        if row.password_unusable:
+            message += " " + _("Their password is still unusable: they must set a new one.")
+        self.stdout.write(self.style.SUCCESS(message))
 
     def confirmed(self) -> bool:
         """Ask, as Django's ``flush`` does, for a typed "yes".

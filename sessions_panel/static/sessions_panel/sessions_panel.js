@@ -154,10 +154,14 @@
     clearInputs(dialog);
   }
 
-  // A dialog opens empty: no reason or password left over from the last time.
+  // A dialog opens empty: no reason or password left over from the last time, and no
+  // option ("make their password unusable") still ticked.
   function clearInputs(dialog) {
     dialog.querySelectorAll("input[name=reason], input[type=password]").forEach(function (input) {
       input.value = "";
+    });
+    dialog.querySelectorAll("input[type=checkbox]").forEach(function (input) {
+      input.checked = false;
     });
   }
 

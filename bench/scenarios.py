@@ -42,7 +42,7 @@ from bench.timing import Sample, Wsgi, sample
 from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import SessionRecord
-from sessions_panel.termination import epochs
+from sessions_panel.termination import sweep
 from sessions_panel.tracking import index_writer, revocation
 
 PAGE = "/admin/sessions_panel/sessionrecord/"
@@ -300,44 +300,34 @@ class Bench:
         self.put("deep_page", None, "n/a (no load-more link on page 1)")
 
     def badge_count(self) -> None:
-        """The badge's count: the query alone, or what the page pays when it is cached."""
-        forget = getattr(index_writer, "forget_live_count", None)
-        cached_count = getattr(index_writer, "live_count", None)
-        queries = self.captured.get("page1_full", [])
-        if forget is not None:  # catch the count query itself: page 1 on a cold cache
+        """The badge's count: kept by the database (triggers), read with no cache at all;
+        beside it, the ``COUNT(*)`` over the index it replaces."""
+        forget = index_writer.forget_live_count
+        now = timezone.now()
+
+        def uncached() -> int:
             forget()
-            environ = self.web.environ(PAGE, session_key=self.admin_key)
-            with CaptureQueriesContext(connection) as captured:
-                self.web.call(environ)
-            queries = [q["sql"] for q in captured.captured_queries]
-        counts = [
-            sql
-            for sql in queries
-            if "COUNT(" in sql.upper() and INDEX_TABLE in sql and "GROUP BY" not in sql.upper()
-        ]
-        if not counts:
-            self.put("badge_count", None, "n/a (no count query on page 1)")
-            return
-        # The badge's count: live rows, nothing else (other counts serve dialogs).
-        badge = re.compile(
-            rf'^SELECT COUNT\(\*\) AS "__count" FROM "{INDEX_TABLE}" WHERE '
-            rf'\(?"{INDEX_TABLE}"\."expiry" > \S+( \S+)?\)?$'
-        )
-        sql = next((q for q in counts if badge.match(q)), counts[0])
-        self.captured["badge_count"] = [sql]
-        query = sample(lambda: self.raw(sql), runs=self.runs)
-        if cached_count is None:
-            self.put_time("badge_count", query, note="the COUNT query of page 1, alone")
-            return
-        ttl = getattr(index_writer, "LIVE_COUNT_TTL", "?")
-        hit = sample(cached_count, runs=self.runs, max_runs=200)
+            return index_writer.live_count(now)
+
+        with CaptureQueriesContext(connection) as captured:
+            uncached()
+        kept = sample(uncached, runs=self.runs, max_runs=200)
+        scan = f'SELECT COUNT(*) FROM "{INDEX_TABLE}" WHERE "expiry" > %s'
+        with connection.cursor() as cursor:
+
+            def count() -> None:
+                cursor.execute(scan, [connection.ops.adapt_datetimefield_value(now)])
+                cursor.fetchall()
+
+            query = sample(count, runs=self.runs)
+        self.captured["badge_count"] = [q["sql"] for q in captured.captured_queries]
         self.put_time(
             "badge_count",
-            hit,
-            note=f"index_writer.live_count(), cached {ttl} s; the COUNT query that refreshes it "
-            f"costs {query.ms():,.1f} ms",
+            kept,
+            note=f"index_writer.live_count(), no cache: {len(captured.captured_queries)} "
+            "statement (the kept total less expired rows awaiting prune)",
         )
-        self.put_time("badge_count_query", query, note="once per cache period")
+        self.put_time("badge_count_query", query, note="the COUNT(*) it replaces")
 
     def db_time(self, queries: list[str]) -> float:
         """The database's share: each captured SELECT run again alone (median of 3)."""
@@ -696,7 +686,7 @@ class Bench:
         self.put_time(
             "kill_one_http",
             sample(post, runs=self.runs, max_runs=self.runs * 2),
-            note="htmx POST: kill + refreshed rows, badge and messages",
+            note="htmx POST: the kill, its row taken out, badge and message out of band",
         )
 
     def measure_kill_user(self) -> None:
@@ -728,7 +718,9 @@ class Bench:
         self.put_time("kill_user", result, note=f"{min(killed)}–{max(killed)} sessions per user")
 
     def measure_kill_all(self, purge_budget: float = 600.0) -> None:
-        """Kill All at full size: time to the epoch, then the purge, with a stall probe."""
+        """Kill All at full size, as the admin does it (the htmx POST of the page): the
+        answer, then the clean-up its response runs once sent (``sweep.after_response``:
+        captured here and run to the end, timed), with a concurrent stall probe."""
         self.log("Kill All")
         store = store_class()
         rng = random.Random(self.n + 1)
@@ -738,46 +730,37 @@ class Bench:
             .values_list("session_key", flat=True)[:5]
         )
         live_before = SessionRecord.objects.live().count()
-        marks: dict[str, Any] = {}
+        rows_before = SessionRecord.objects.count()
         batches: list[float] = []
-        original_revoke_all = revocation.revoke_all
-        original_keep = getattr(epochs, "_keep", None)
-        original_empty = getattr(epochs, "_empty_index", None)
-        original_purge = store.__dict__.get("purge_keys")
+        purged = 0
         inherited_purge = store.purge_keys
-
-        def empty_index(*args: Any, **kwargs: Any) -> Any:
-            assert original_empty is not None
-            marks["index_rows"] = SessionRecord.objects.count()
-            marks["emptying"] = time.perf_counter()
-            value = original_empty(*args, **kwargs)
-            marks["emptied"] = time.perf_counter()
-            return value
-
-        def keep_caller(*args: Any, **kwargs: Any) -> Any:
-            assert original_keep is not None
-            value = original_keep(*args, **kwargs)
-            marks["kept"] = time.perf_counter()
-            return value
-
-        def revoke_all(keep_key: str | None = None) -> float:
-            marks["revoking"] = time.perf_counter()
-            value = original_revoke_all(keep_key)
-            marks["epoch_set"] = time.perf_counter()
-            marks["refused"] = [store(key).load() == {} for key in victims]
-            marks["verified"] = time.perf_counter()
-            return value
-
+        original_purge = store.__dict__.get("purge_keys")
         deadline = time.perf_counter() + purge_budget
 
         def purge_keys(keys: list[str], **options: Any) -> None:
+            nonlocal purged
             if time.perf_counter() > deadline:
-                marks["stopped"] = time.perf_counter()
-                raise PurgeBudgetExceeded  # the purge logs it and reports what it purged
+                raise PurgeBudgetExceeded  # the sweep logs it and stops
             t = time.perf_counter()
             inherited_purge(keys, **options)
             batches.append(time.perf_counter() - t)
-            marks["purged"] = marks.get("purged", 0) + len(keys)
+            purged += len(keys)
+
+        try:
+            url = reverse("admin:sessions_panel_sessionrecord_kill_all")
+        except NoReverseMatch:
+            self.put("kill_all_effect", None, "n/a (page missing)")
+            return
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = self.admin_key
+        # The admin has just signed in: no password asked (REAUTH_WINDOW).
+        SessionRecord.objects.filter(session_key=self.admin_key).update(verified=time.time())
+        sent: list[Any] = []
+        original_after = sweep.after_response
+
+        def capture(response: Any) -> Any:
+            sent.append(response)
+            return response
 
         stop_file = Path(tempfile.mkdtemp()) / "stop"
         probe_out = Path(tempfile.mkdtemp()) / "probe.json"
@@ -800,37 +783,26 @@ class Bench:
         assert probe.stdout is not None
         probe.stdout.readline()  # "ready"
         time.sleep(1.5)  # the probe's baseline
-        keep = store(self.admin_key)
         panel_logger = logging.getLogger("sessions_panel")
         problems = _Collect()
         panel_logger.addHandler(problems)
-        revocation.revoke_all = revoke_all  # type: ignore[assignment]
-        if original_keep is not None:
-            epochs._keep = keep_caller  # type: ignore[attr-defined]
-        if original_empty is not None:
-            epochs._empty_index = empty_index  # type: ignore[attr-defined]
         store.purge_keys = staticmethod(purge_keys)
-        purge_ended = getattr(termination, "purge_ended", None)
-        rest = 0.0
+        sweep.after_response = capture  # type: ignore[assignment]
         try:
             wall_start = time.time()
             started = time.perf_counter()
-            result = termination.kill_all(actor=self.admin, reason="bench", keep=keep)
-            finished = time.perf_counter()
-            in_request = marks.get("purged", 0)
-            if purge_ended is not None and "stopped" not in marks:
-                # Kill All bounds its own purge; the rest is prune's job (purge_ended()).
-                t = time.perf_counter()
-                purge_ended()
-                rest = marks.get("stopped", time.perf_counter()) - t
+            response = client.post(url, {}, headers={"HX-Request": "true"})
+            answered = time.perf_counter()
+            assert response.status_code == 200, response.status_code
+            refused = [store(key).load() == {} for key in victims]
+            listed = SessionRecord.objects.live().count()
+            swept_from = time.perf_counter()
+            count, finished = sweep.run(None)
+            swept = time.perf_counter()
             wall_end = time.time()
         finally:
             panel_logger.removeHandler(problems)
-            revocation.revoke_all = original_revoke_all  # type: ignore[assignment]
-            if original_keep is not None:
-                epochs._keep = original_keep  # type: ignore[attr-defined]
-            if original_empty is not None:
-                epochs._empty_index = original_empty  # type: ignore[attr-defined]
+            sweep.after_response = original_after  # type: ignore[assignment]
             if original_purge is None:
                 del store.purge_keys
             else:
@@ -840,66 +812,35 @@ class Bench:
         probe.wait(timeout=60)
         samples = json.loads(probe_out.read_text()) if probe_out.exists() else []
 
-        effect = marks["epoch_set"] - started
-        parts = []
-        if "kept" in marks:
-            parts.append(f"keep the caller's session {_ms(marks['kept'] - started)}")
-            parts.append(f"then {_ms(marks['revoking'] - marks['kept'])} before the epoch write")
-        parts.append(f"epoch write {_ms(marks['epoch_set'] - marks['revoking'])}")
-        refused = all(marks["refused"]) and bool(marks["refused"])
+        answer = answered - started
         self.put(
             "kill_all_effect",
-            effect * 1000,
-            _ms(effect),
-            note=", ".join(parts)
-            + f"; {sum(marks['refused'])}/{len(marks['refused'])} sampled sessions refused "
-            "right after" + ("" if refused else " — NOT ALL REFUSED"),
+            answer * 1000,
+            _ms(answer),
+            note=f"the whole htmx POST the admin waits for (epoch, audit, the list after); "
+            f"{sum(refused)}/{len(refused)} sampled sessions refused right after"
+            + ("" if all(refused) and refused else " — NOT ALL REFUSED")
+            + f"; {listed:,} listed live after ({rows_before:,} index rows before); "
+            f"{len(sent)} clean-up handed to the response's close",
         )
-        if "emptied" in marks:
-            seconds = marks["emptied"] - marks["emptying"]
-            self.put(
-                "kill_all_index_empty",
-                seconds * 1000,
-                f"{seconds:,.1f} s",
-                note=f"{marks['index_rows']:,} index rows dropped in one statement "
-                "(TRUNCATE on PostgreSQL, DELETE without WHERE on SQLite), survivors kept",
-            )
-            finished = min(finished, marks["emptying"])  # the store purge ends there
-        in_request_time = min(finished, marks.get("stopped", finished)) - marks["verified"]
-        purge = in_request_time + rest
-        purged = marks.get("purged", 0)
-        rate = purged / purge if purge > 0 else 0.0
-        how = f"{in_request:,} in the Kill All call ({in_request_time:,.1f} s)"
-        if purge_ended is not None:
-            how += f", {purged - in_request:,} by termination.purge_ended() ({rest:,.1f} s)"
+        seconds = swept - swept_from
+        rate = purged / seconds if seconds > 0 else 0.0
         self.put(
             "kill_all_purge_rate",
             rate,
             f"{rate:,.0f} sessions/s",
-            note=f"{purged:,} of {live_before:,} live purged: {how}; "
-            f"kill_all reported {result.killed:,} ended",
+            note=f"{purged:,} of {live_before:,} live sessions' stored data and index rows "
+            f"deleted after the answer, in {len(batches):,} batches of {sweep.BATCH:,}"
+            + ("" if finished else " (the bench's budget stopped it)"),
         )
-        if "stopped" in marks:
-            estimate = live_before / rate if rate else float("inf")
-            self.put(
-                "kill_all_purge_time",
-                estimate,
-                f"~{estimate:,.0f} s (extrapolated)",
-                note=f"the bench stopped the purge after {purge_budget:,.0f} s",
-            )
-            with connection.cursor() as cursor:  # finish the job quickly, unmeasured
-                cursor.execute(
-                    f"DELETE FROM {INDEX_TABLE} WHERE session_key <> %s", [self.admin_key]
-                )
-        else:
-            self.put("kill_all_purge_time", purge, f"{purge:,.1f} s", note=how)
+        self.put("kill_all_purge_time", seconds, f"{seconds:,.1f} s", note="after the answer")
         if batches:
             self.put(
                 "kill_all_batch_max",
                 max(batches) * 1000,
                 _ms(max(batches)),
                 note=f"{len(batches):,} batches, median {_ms(sorted(batches)[len(batches) // 2])}"
-                " (store rows only: the index is emptied at once after)",
+                " (store and index rows: each its own short writes)",
             )
         self.stall(samples, wall_start, wall_end)
         left = SessionRecord.objects.count()

@@ -108,15 +108,22 @@ def kill_button(row: str) -> dict[str, str | None] | None:
 
 class _RowCells(HTMLParser):
     """What the Kill dialog is filled from, per row, read as ``sessions_panel.js`` reads it:
-    the text of the row's cells (unescaped, as ``textContent``), never data attributes."""
+    the text of the row's cells (unescaped, as ``textContent``), never data attributes.
 
+    The cells carry no classes: the application is the row's second ``<td>``
+    (``:scope > td:nth-child(2)``), as the script and the CSS find it."""
+
+    #: Fields found by a chain of classes (``".sp-ip .sp-ip-value"``): the first match.
     FIELDS = {
         "user": ("sp-username",),
-        "application": ("sp-cell-app",),
-        "ip": ("sp-ip", "sp-ip-value"),  # ".sp-ip .sp-ip-value"
+        "ip": ("sp-ip", "sp-ip-value"),
         "short-id": ("sp-short-id",),
         "browser": ("sp-browser",),
     }
+    #: Fields that are the text of the row's Nth cell (1-based, as ``nth-child``).
+    CELLS = {"application": 2}
+    #: A control's role in its row, as ``roleInRow`` in the script finds it: by what it is.
+    ROLES = {("a", "sp-username"): "user", ("button", "sp-ip"): "ip", ("button", "sp-kill"): "kill"}
     VOID = {"input", "br", "img", "meta", "link", "hr", "wbr", "source", "col"}
 
     def __init__(self) -> None:
@@ -124,6 +131,8 @@ class _RowCells(HTMLParser):
         self.rows: dict[str, dict[str, Any]] = {}
         self._row: dict[str, Any] | None = None
         self._stack: list[tuple[str, set[str]]] = []
+        self._cell = 0
+        self._flag: str | None = None
 
     def _inside(self, *classes: str) -> bool:
         """Whether the open elements hold ``classes`` as a descendant chain."""
@@ -142,16 +151,31 @@ class _RowCells(HTMLParser):
                 "current": "sp-current" in classes,
                 "user_href": None,
                 "kill": None,
-                "focus": [],
+                "focus": ["row"],
+                "cells": 0,
                 **dict.fromkeys(self.FIELDS),
+                **dict.fromkeys(self.CELLS),
             }
             self.rows[str(values["data-handle"])] = self._row
-            self._stack = []
+            self._stack, self._cell, self._flag = [], 0, None
+            return
         if self._row is None:
             return
-        if "data-sp-focus" in values:
-            self._row["focus"].append(values["data-sp-focus"])
-        if tag == "a" and self._inside("sp-username") and self._row["user_href"] is None:
+        if tag == "td" and not self._stack:  # a cell of the row itself
+            self._cell += 1
+            self._row["cells"] = self._cell
+            for name, position in self.CELLS.items():
+                if position == self._cell:
+                    self._row[name] = ""
+                    classes = classes | {f"sp-field-{name}"}
+        for (role_tag, role_class), role in self.ROLES.items():
+            if tag == role_tag and role_class in classes:
+                self._row["focus"].append(role)
+        if tag == "li" and "data-sp-flag" in values:
+            self._flag = values["data-sp-flag"]
+        if tag == "summary" and self._flag is not None:
+            self._row["focus"].append(f"flag-{self._flag}")
+        if tag == "a" and "sp-username" in classes and self._row["user_href"] is None:
             self._row["user_href"] = values.get("href")
         if tag == "button" and "sp-kill" in classes:
             self._row["kill"] = values
@@ -161,7 +185,10 @@ class _RowCells(HTMLParser):
                 # The first match, as querySelector: an element that opens the chain.
                 if self._row[name] is None and chain[-1] in classes and self._inside(*chain):
                     self._row[name] = ""
-                    self._stack[-1] = (tag, classes | {f"sp-field-{name}"})
+                    self._stack[-1] = (
+                        self._stack[-1][0],
+                        self._stack[-1][1] | {f"sp-field-{name}"},
+                    )
 
     def handle_endtag(self, tag: str) -> None:
         if self._row is None:
@@ -169,6 +196,8 @@ class _RowCells(HTMLParser):
         if tag == "tr":
             self._row, self._stack = None, []
             return
+        if tag == "li":
+            self._flag = None
         for index in range(len(self._stack) - 1, -1, -1):
             if self._stack[index][0] == tag:
                 del self._stack[index:]
@@ -178,21 +207,23 @@ class _RowCells(HTMLParser):
         if self._row is None:
             return
         for _, classes in self._stack:
-            for name in self.FIELDS:
+            for name in (*self.FIELDS, *self.CELLS):
                 if f"sp-field-{name}" in classes:
                     self._row[name] += data
 
 
 def row_cells(html: str) -> dict[str, dict[str, Any]]:
     """Per handle, what the Kill dialog shows of that row (``sessions_panel.js``
-    ``openKillDialog``): ``user``, ``application`` ("" for "—"), ``ip`` (as shown, ""
-    when unknown), ``short-id``, ``current``, ``authenticated`` (the username is a link),
-    ``user_href``; and the row's ``browser`` text, ``kill`` button and ``focus`` roles."""
+    ``openKillDialog``): ``user``, ``application`` (the second cell; "" for "—"), ``ip``
+    (as shown, "" when unknown), ``short-id``, ``current``, ``authenticated`` (the
+    username is a link), ``user_href``; and the row's ``browser`` text, ``kill`` button
+    (its attributes), number of ``cells``, and the ``focus`` roles its controls have for
+    the script (``roleInRow``: "row", "user", "ip", "kill", "flag-CODE")."""
     parser = _RowCells()
     parser.feed(html)
     parser.close()
     for row in parser.rows.values():
-        for name in parser.FIELDS:
+        for name in (*parser.FIELDS, *parser.CELLS):
             row[name] = (row[name] or "").strip()
         if row["application"] == "\u2014":
             row["application"] = ""

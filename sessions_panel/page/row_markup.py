@@ -49,8 +49,6 @@ class Labels:
     logs_you_out: str
     #: Not escaped: formatted with the row's values first, then escaped whole.
     expires_in: str
-    kill_own: str
-    kill_other: str
     only_superusers: str
     superuser_only: str
     #: Escaped, with ``%(time)s`` left for the ``<time>`` element.
@@ -74,8 +72,6 @@ class Labels:
             kill=escape(_("Kill")),
             logs_you_out=escape(_("Logs you out")),
             expires_in=_("in %(delta)s"),
-            kill_own=_("Kill session %(id)s, your own session"),
-            kill_other=_("Kill session %(id)s of %(user)s"),
             only_superusers=escape(_("Only a superuser can end this session.")),
             # Short, where the Kill button would be: the sentence above is read out.
             superuser_only=escape(_("Superuser only")),
@@ -173,19 +169,22 @@ def _ip_cell(row: Row, labels: Labels) -> str:
 def _action_cell(row: Row, labels: Labels) -> str:
     """The row's Kill button: it submits the list's one kill form (``KILL_FORM``),
     which holds the CSRF token once for every row. With JavaScript it opens a dialog
-    first (the script says so: ``aria-haspopup``), which reads what it shows (user,
-    application, IP, session ID) from the row's own cells."""
-    if row.is_current:
-        aria = labels.kill_own % {"id": row.short_id}
-        note = f' <span class="sp-own-note">{labels.logs_you_out}</span>'
-    else:
-        aria = labels.kill_other % {"id": row.short_id, "user": row.user_label}
-        note = ""
+    first, which reads what it shows (user, application, IP, session ID) from the row's
+    own cells; the script also names it ("Kill session 1a2b3c4d of alice", from the
+    form's :func:`kill_label_attributes`) and says it opens a dialog."""
+    note = f' <span class="sp-own-note">{labels.logs_you_out}</span>' if row.is_current else ""
     return (
-        f'<td><button form="{KILL_FORM}" name="handle" '
-        f'value="{escape(row.handle)}" class="sp-kill" '
-        f'aria-label="{escape(aria)}">{labels.kill}</button>{note}</td>'
+        f'<td><button form="{KILL_FORM}" name="handle" value="{escape(row.handle)}" '
+        f'class="sp-kill">{labels.kill}</button>{note}</td>'
     )
+
+
+def kill_label_attributes() -> SafeString:
+    """The kill form's ``data-label-own`` and ``data-label-other``: the formats of a
+    row's Kill button's name, translated once for the list."""
+    own = _("Kill session %(id)s, your own session")
+    other = _("Kill session %(id)s of %(user)s")
+    return mark_safe(f'data-label-own="{escape(own)}" data-label-other="{escape(other)}"')
 
 
 #: The id of the list's kill form (``results.html``), which every row's Kill submits.

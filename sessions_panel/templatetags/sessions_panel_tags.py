@@ -45,3 +45,10 @@ def sessions_panel_user_sessions(context: template.Context, user: Any) -> dict[s
 @register.simple_tag(takes_context=True)
 def sessions_panel_rows(context: template.Context, rows: Any) -> str:
     return row_markup.context_rows(context, rows)
+
+
+@register.simple_tag
+def sessions_panel_kill_labels() -> str:
+    """The Kill buttons' names, once for the list (``data-label-own``, ``-other``): the
+    script names each row's Kill from them and the row's cells."""
+    return row_markup.kill_label_attributes()

@@ -303,11 +303,19 @@ def test_load_more_appends_rows_moves_focus_and_the_refresh_keeps_them(
     assert handles[:3] == first and len(set(handles)) == 6
     expect(page.locator(ROWS).nth(3)).to_be_focused()  # the first new row
     expect(page).to_have_url(re.compile(r"\?page=2$"))
+    page.locator(ROWS).nth(3).evaluate("(el) => { window.spBefore = el; }")
 
     # The live refresh now covers every row on screen, not only the first page.
     with page.expect_response(lambda r: "page=2" in r.url and "after=" not in r.url):
         pass
     expect(page.locator(ROWS)).to_have_count(6)
+    # ...and the focus stays on that row (the same handle) of the list swapped in.
+    page.wait_for_function(
+        """([handle]) => { const active = document.activeElement;
+            return active !== window.spBefore && active.matches("tr.sp-row")
+                && active.dataset.handle === handle; }""",
+        arg=[handles[3]],
+    )
     page.get_by_role("link", name="Load more").click()
     expect(page.locator(ROWS)).to_have_count(7)  # six guests and the admin
     expect(page.get_by_role("link", name="Load more")).to_have_count(0)

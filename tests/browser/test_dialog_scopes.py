@@ -4,10 +4,12 @@ alice"); ending all of a user's sessions is a separate step with its own dialog.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions_panel.models import SessionRecord
@@ -139,9 +141,17 @@ def test_a_blurred_ip_is_announced_as_hidden_not_read_out(
     page, _ = new_page(cookies=session_cookie(admin_user))
     page.goto(PANEL_URL)
     badge = row(page, handle).locator("button.sp-ip")
-    expect(badge).to_have_accessible_name("IP address hidden, press to show")
+    # Named by the list's one label while blurred, the address not read out...
+    expect(badge).to_have_attribute("aria-pressed", "false")
+    expect(badge).to_have_accessible_name("IP address, hidden, press to show")
+    expect(badge.locator(".sp-ip-value")).to_have_attribute("aria-hidden", "true")
     badge.click()
+    # ...and by the address once revealed.
+    expect(badge).to_have_attribute("aria-pressed", "true")
     expect(badge).to_have_accessible_name("IP address 198.51.100.66")
+    badge.click()
+    expect(badge).to_have_attribute("aria-pressed", "false")
+    expect(badge).to_have_accessible_name("IP address, hidden, press to show")
 
 
 def test_in_forced_colours_the_selected_chip_stands_out_and_both_groups_are_labelled(
@@ -162,26 +172,53 @@ def test_in_forced_colours_the_selected_chip_stands_out_and_both_groups_are_labe
     expect(legends.nth(1)).to_be_visible()
 
 
-def test_a_refresh_keeps_the_focus_on_a_username_link(
-    new_page, admin_user, session_cookie, staff, make_session
+CONTROLS = {"user": "a.sp-username", "ip": "button.sp-ip", "kill": "button.sp-kill"}
+
+
+@pytest.mark.parametrize("control", list(CONTROLS))
+def test_a_refresh_keeps_the_focus_on_a_rows_control(
+    new_page, admin_user, session_cookie, staff, make_session, control
 ):
-    session = make_session(user=staff("alice"))
+    """Rows name no focus target in their markup: the script knows a control by what it
+    is (the username link, the IP badge, the Kill button) and finds it again in the same
+    row of the list swapped in. The badges' state and the Kill's popup survive it too."""
+    session = make_session(user=staff("alice"), ip="198.51.100.66")
+    other = make_session(user=staff("bob"), ip="198.51.100.67")
     handle = SessionRecord.objects.get(session_key=session.session_key).handle
+    other_handle = SessionRecord.objects.get(session_key=other.session_key).handle
     page, _ = new_page(cookies=session_cookie(admin_user))
     page.goto(PANEL_URL)
-    link = page.locator(f'tr[data-handle="{handle}"] a[data-sp-focus="user"]')
-    link.focus()
+    row(page, handle).locator("button.sp-ip").click()  # revealed: stays so
+    target = row(page, handle).locator(CONTROLS[control])
+    target.focus()
+    target.evaluate("(el) => { window.spBefore = el; }")
     scroll = page.evaluate("window.scrollY")
-    with page.expect_response(lambda response: "sessionrecord" in response.url):
+    with page.expect_response(lambda response: "sessionrecord" in response.url) as answer:
         page.evaluate("htmx.trigger('#sp-poller', 'sp-refresh')")
+    assert answer.value.status == 200  # a new list, swapped in (not a 304)
+    page.wait_for_function("() => !document.contains(window.spBefore)")
     page.wait_for_timeout(200)  # the swap settles
     focused = page.evaluate(
-        """() => { const active = document.activeElement;
+        """(selector) => { const active = document.activeElement;
             const row = active.closest("tr[data-handle]");
-            return [row && row.dataset.handle, active.dataset.spFocus]; }"""
+            return [row && row.dataset.handle, active.matches(selector),
+                    document.contains(active)]; }""",
+        CONTROLS[control],
     )
-    assert focused == [handle, "user"]  # the same link, in the same row, after the swap
+    # The same control, in the same row, of the list swapped in.
+    assert focused == [handle, True, True]
     assert page.evaluate("window.scrollY") == scroll
+    badge, other_badge = (row(page, h).locator("button.sp-ip") for h in (handle, other_handle))
+    expect(badge).to_have_attribute("aria-pressed", "true")
+    expect(badge).to_have_accessible_name("IP address 198.51.100.66")
+    expect(other_badge).to_have_attribute("aria-pressed", "false")
+    expect(other_badge).to_have_accessible_name("IP address, hidden, press to show")
+    # Every Kill of the new list is named and opens a dialog, as before the swap.
+    kills = page.locator("#sp-results button.sp-kill")
+    expect(kills).to_have_count(3)
+    expect(
+        kills.and_(page.locator("[aria-haspopup=dialog][aria-label^='Kill session ']"))
+    ).to_have_count(3)
 
 
 def test_after_a_kill_by_keyboard_focus_is_on_the_message_in_view(
@@ -224,7 +261,18 @@ def test_the_kill_dialog_says_what_the_row_shows(
     warning = dialog.locator("[data-sp-if=current]")
     user_link = dialog.get_by_role("link", name="All sessions of this user…")
 
-    row(page, shop.handle).get_by_role("button", name=KILL_ROW).click()
+    kill = row(page, shop.handle).get_by_role("button", name=KILL_ROW)
+    # The script names it after its row and says it opens a dialog.
+    expect(kill).to_have_accessible_name(f"Kill session {shop.short_id} of alice")
+    expect(kill).to_have_attribute("aria-haspopup", "dialog")
+    own_id = SessionRecord.objects.exclude(pk__in=[shop.pk, guest.pk]).get().short_id
+    expect(own.get_by_role("button", name=KILL_ROW)).to_have_accessible_name(
+        f"Kill session {own_id}, your own session"
+    )
+    expect(row(page, guest.handle).get_by_role("button", name=KILL_ROW)).to_have_accessible_name(
+        f"Kill session {guest.short_id} of Guest"
+    )
+    kill.click()
     expect(field["user"]).to_have_text("alice")
     expect(field["application"]).to_have_text("Shop")
     expect(short_id).to_have_text(shop.short_id)
@@ -249,6 +297,20 @@ def test_the_kill_dialog_says_what_the_row_shows(
     assert SessionRecord.objects.count() == 3  # nothing ended
 
 
+def test_a_kill_is_named_after_its_row_whatever_the_username(
+    new_page, admin_user, session_cookie, staff, make_session
+):
+    """The script fills the list's format with the row's text as it is: a "$&" or "$'"
+    in a username (an email login may hold both) is no replacement pattern."""
+    name = "o$'n$&il$$"
+    record = SessionRecord.objects.get(session_key=make_session(user=staff(name)).session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    expect(row(page, record.handle).get_by_role("button", name=KILL_ROW)).to_have_accessible_name(
+        f"Kill session {record.short_id} of {name}"
+    )
+
+
 def test_without_javascript_a_rows_kill_posts_the_lists_form(
     browser, live_server, admin_user, staff, make_session
 ):
@@ -267,8 +329,10 @@ def test_without_javascript_a_rows_kill_posts_the_lists_form(
     )
     page = context.new_page()
     page.goto(f"{live_server.url}{PANEL_URL}?sort=expiry")
+    # Named "Kill" alone without the script (which names it after its row).
+    kill = row(page, victim.handle).get_by_role("button", name="Kill", exact=True)
     with page.expect_request(lambda request: request.method == "POST") as posted:
-        row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+        kill.click()
     fields = dict(parse_qsl(posted.value.post_data or ""))
     assert fields.keys() == {"csrfmiddlewaretoken", "handle"}
     assert fields["handle"] == victim.handle
@@ -280,3 +344,79 @@ def test_without_javascript_a_rows_kill_posts_the_lists_form(
     assert victim.session_key not in alive
     assert {sessions[0].session_key, sessions[2].session_key} <= alive
     context.close()
+
+
+def test_killing_one_takes_its_row_out_and_leaves_the_rest_of_the_list(
+    new_page, admin_user, session_cookie, staff, make_session, settings
+):
+    """The kill answers with the row taken out and the message (out of band), not a
+    re-rendered list: the other rows are the very same elements, and focus lands on the
+    message."""
+    settings.SESSIONS_PANEL = {**settings.SESSIONS_PANEL, "REFRESH_INTERVAL": 60}
+    alice = staff("alice")
+    sessions = [make_session(user=alice) for _ in range(3)]
+    victim = SessionRecord.objects.get(session_key=sessions[1].session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    page.goto(PANEL_URL)
+    rows = page.locator("#sp-results tr.sp-row")
+    expect(rows).to_have_count(4)
+    kept = set(SessionRecord.objects.values_list("handle", flat=True)) - {victim.handle}
+    page.evaluate(
+        """() => { window.spKept = Array.from(document.querySelectorAll(
+            "#sp-results tr.sp-row, #sp-results, #sp-rows")); }"""
+    )
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+
+    row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+    page.locator("#sp-kill-dialog").get_by_role("button", name="Kill session", exact=True).click()
+
+    message = page.locator("#sp-messages .messagelist li.success")
+    expect(message).to_have_text(f"Session {victim.short_id} of alice was ended.")
+    expect(message).to_be_focused()
+    expect(rows).to_have_count(3)
+    expect(page.locator("#sp-badge")).to_have_text("3 Active")
+    page.wait_for_timeout(300)  # no refresh follows
+    still = page.evaluate(
+        """() => window.spKept.filter((el) => document.contains(el)).map(
+            (el) => el.dataset.handle || el.id)"""
+    )
+    assert sorted(still) == sorted(["sp-results", "sp-rows", *kept])
+    assert [r for r in requests if "/sessionrecord/" in r] == [
+        f"POST {page.url.split('?')[0]}kill/"
+    ], requests
+
+
+def test_killing_the_last_row_of_the_list_refreshes_it(
+    new_page, admin_user, session_cookie, staff, make_session, settings
+):
+    """A kill takes its row out and leaves the rest of the list (the unfiltered list;
+    a search is answered whole): when that was the list's last row, the script asks for
+    the list again, rather than leave an empty table (here the next session sorted)."""
+    settings.SESSIONS_PANEL = {**settings.SESSIONS_PANEL, "PAGE_SIZE": 1, "REFRESH_INTERVAL": 60}
+    victim = SessionRecord.objects.get(session_key=make_session(user=staff("aaron")).session_key)
+    page, _ = new_page(cookies=session_cookie(admin_user))
+    # Expiring first: the one row the page shows.
+    SessionRecord.objects.filter(pk=victim.pk).update(expiry=timezone.now() + timedelta(hours=1))
+    page.goto(f"{PANEL_URL}?sort=expiry")
+    rows = page.locator("#sp-results tr.sp-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-handle", victim.handle)
+    own = SessionRecord.objects.exclude(pk=victim.pk).get()
+
+    row(page, victim.handle).get_by_role("button", name=KILL_ROW).click()
+    with page.expect_response(
+        lambda r: r.request.headers.get("hx-trigger") == "sp-poller", timeout=5_000
+    ) as refresh:
+        with page.expect_response(lambda r: r.request.method == "POST") as killed:
+            page.locator("#sp-kill-dialog").get_by_role(
+                "button", name="Kill session", exact=True
+            ).click()
+        assert killed.value.headers.get("hx-reswap") == "none"  # the row taken out alone
+    assert refresh.value.status == 200
+    assert "sort=expiry" in refresh.value.url  # the same list, refreshed
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-handle", own.handle)
+    message = page.locator("#sp-messages .messagelist li.success")
+    expect(message).to_have_text(f"Session {victim.short_id} of aaron was ended.")
+    expect(message).to_be_focused()

@@ -35,7 +35,7 @@ def test_keyboard_opens_a_flags_reason_and_a_refresh_keeps_it_open_and_focused(
     page.goto(PANEL_URL)
     flag = flag_of(page, two_devices)
     summary = flag.locator("summary")
-    why = flag.locator(".sp-flag-why")
+    why = flag.locator(".sp-why")
     expect(why).to_be_hidden()
     # Read once: the label is the control's name; no title repeats the reason.
     expect(summary).to_have_accessible_name("Multiple sessions (2)")
@@ -65,8 +65,8 @@ def test_a_tap_opens_a_flags_reason_on_a_phone(new_page, admin_user, session_coo
     page.goto(PANEL_URL)
     flag = flag_of(page, two_devices)
     flag.locator("summary").tap()
-    expect(flag.locator(".sp-flag-why")).to_be_visible()
-    expect(flag.locator(".sp-flag-why")).to_have_text(WHY)
+    expect(flag.locator(".sp-why")).to_be_visible()
+    expect(flag.locator(".sp-why")).to_have_text(WHY)
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], "an open reason must not widen the page"
     results = axe_playwright.Axe().run(

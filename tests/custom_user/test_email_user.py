@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import uuid
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -28,6 +29,7 @@ from tests.page_support import (
     logged_in,
     make_staff,
     page_url,
+    row_cells,
     row_html,
 )
 
@@ -75,7 +77,13 @@ def test_the_list_shows_each_user_by_their_login_and_links_their_uuid(admin_clie
     alice = people["alice"]
     row = row_html(html, record_of(people["alice1"]).handle)
     assert "alice.martin@example.com" in row
-    assert f'<a href="{page_url()}?user={alice.pk}"' in row
+    # The username links to the list of that user's sessions, by their UUID.
+    cells = row_cells(row)[record_of(people["alice1"]).handle]
+    assert cells["user"] == "alice.martin@example.com"
+    assert cells["user_href"] == f"?user={alice.pk}"
+    assert urljoin(f"http://testserver{page_url()}?q=x", cells["user_href"]) == (
+        f"http://testserver{page_url()}?user={alice.pk}"
+    )
     assert len(handles_in(html)) == 5  # four and the admin's own
 
 

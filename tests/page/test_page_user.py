@@ -62,7 +62,7 @@ def test_username_links_to_that_users_sessions(admin_client, people):
         assert urljoin(f"http://testserver{where}", href) == (
             f"http://testserver{page_url()}?user={people['alice'].pk}"
         )
-    assert f'<a href="{href}" data-sp-focus="user">alice</a>' in row
+    assert f'<a class="sp-username" href="{href}">alice</a>' in row
     assert f"?user={people['alice'].pk}" not in row_html(html, record_of(people["guest"]).handle)
 
 

@@ -45,8 +45,14 @@
     if (value && button.closest("tr[data-handle]")) {
       value.setAttribute("aria-hidden", pressed ? "false" : "true");
       if (pressed) {
+        const word = byId("sp-ip-word");
         button.removeAttribute("aria-labelledby");
+        button.setAttribute(
+          "aria-label",
+          (word ? word.textContent + " " : "") + value.textContent.trim(),
+        );
       } else {
+        button.removeAttribute("aria-label");
         button.setAttribute("aria-labelledby", "sp-ip-label");
       }
     }
@@ -66,10 +72,31 @@
     ipBadges().forEach(function (badge) {
       setPressed(badge, revealAll || revealed.has(rowHandle(badge)));
     });
-    // With this script a row's Kill opens a dialog first (without it, it posts).
-    document.querySelectorAll("#sp-results button.sp-kill").forEach(function (button) {
-      button.setAttribute("aria-haspopup", "dialog");
-    });
+    // With this script a row's Kill opens a dialog first (without it, it posts), and
+    // is named after its row ("Kill session 1a2b3c4d of alice"), from the formats the
+    // list's kill form holds once.
+    const form = byId("sp-kill-form");
+    document.querySelectorAll("#sp-results tr[data-handle] button.sp-kill").forEach(
+      function (button) {
+        button.setAttribute("aria-haspopup", "dialog");
+        const row = button.closest("tr[data-handle]");
+        if (form && row && !button.hasAttribute("aria-label")) {
+          const own = row.classList.contains("sp-current");
+          const format = (own ? form.dataset.labelOwn : form.dataset.labelOther) || "";
+          button.setAttribute(
+            "aria-label",
+            format
+              // Functions: a "$&" in a username is text, not a replacement pattern.
+              .replace("%(id)s", function () {
+                return cellText(row, ".sp-short-id");
+              })
+              .replace("%(user)s", function () {
+                return cellText(row, ".sp-username");
+              }),
+          );
+        }
+      },
+    );
     const all = byId("sp-reveal-all");
     if (all) {
       setPressed(all, revealAll);
@@ -458,18 +485,18 @@
     applyReveal();
     applyFlags();
     const swapped = event.target instanceof Element ? event.target.id : "";
-    const message = event.target instanceof Element && event.target.closest("#sp-messages");
-    if (message && focusListAfterSwap) {
-      // A kill answered with its row taken out and the messages (kill_one.py): the
-      // rest of the list stands, unless that was its last row.
-      focusAfterAction();
+    if (swapped !== "sp-results" && swapped !== "sp-rows") {
+      // A kill answered out of band, its row taken out (kill_one.py): the rest of the
+      // list stands, unless that was its last row. (A list rendered whole has no empty
+      // table: no rows, no table.)
+      const body = byId("sp-rows");
       const poller = byId("sp-poller");
-      if (!document.querySelector("#sp-rows tr") && poller && window.htmx) {
+      if (body && !body.querySelector("tr") && poller && window.htmx) {
         window.htmx.trigger(poller, "sp-refresh");
       }
-      return;
-    }
-    if (swapped !== "sp-results" && swapped !== "sp-rows") {
+      if (focusListAfterSwap) {
+        focusAfterAction();
+      }
       return; // an out-of-band piece (badge, count): focus is the results' business
     }
     const rows = document.querySelectorAll("#sp-results tr.sp-row");

@@ -29,6 +29,7 @@ from sessions_panel.page.actions import (
 from sessions_panel.page.mount import HANDLE
 from sessions_panel.query import liststate, privacy
 from sessions_panel.termination import protection
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -58,7 +59,7 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     if record is None:
         messages.info(request, _("That session had already ended."))
         return after_action(request, model_admin, state)
-    own = record.session_key == request.session.session_key
+    own = record.session_key == index_key(request.session)
     details = {"id": record.short_id, "user": _label(record)}
     if protection.protects(request.user, record.user):
         protection.refused(request.user, record.user, f"session {record.short_id}")

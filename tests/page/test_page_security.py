@@ -10,6 +10,7 @@ import django
 import pytest
 
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -34,7 +35,7 @@ def hostile(django_user_model, make_session):
         SCRIPT, email=f"{SVG}@x.test", first_name=SVG, last_name=IMG
     )
     session = make_session(user=user, user_agent=f"{SVG}{SCRIPT}{JSON_BREAK}", application=IMG)
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def assert_inert(html: str) -> None:

@@ -10,6 +10,7 @@ from sessions_panel import termination
 from sessions_panel.models import SessionRecord
 from sessions_panel.termination import purge
 from sessions_panel.tracking import index_writer, revocation
+from tests.keys import indexed
 from tests.page_support import body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def test_kill_all_out_of_purge_time_empties_the_index_in_one_statement(
 ):
     victims = [make_session() for _ in range(30)]
     admin = logged_in(admin_user)
-    own = SessionRecord.objects.get(session_key=admin.session.session_key)
+    own = SessionRecord.objects.get(session_key=indexed(admin.session))
     monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # as with a million sessions
 
     with CaptureQueriesContext(connection) as queries:
@@ -65,8 +66,8 @@ def test_a_row_that_outlived_its_sessions_kill_goes_on_the_next_load(
 ):
     monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # the stored data stays
     victim = make_session()
-    row = SessionRecord.objects.get(session_key=victim.session_key)
+    row = SessionRecord.objects.get(session_key=indexed(victim))
     termination.kill_all()
     SessionRecord.objects.bulk_create([row])  # e.g. a save that raced the clean-up
     assert store_class()(victim.session_key).load() == {}
-    assert not SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(victim)).exists()

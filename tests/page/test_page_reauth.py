@@ -181,7 +181,7 @@ def test_the_window_follows_its_setting(admin, victims, settings):
 
 def test_one_session_needs_no_password(admin, django_user_model, make_session):
     bob = django_user_model.objects.create_user("bob")
-    record = SessionRecord.objects.get(session_key=make_session(user=bob).session_key)
+    record = SessionRecord.objects.get(session_key=indexed(make_session(user=bob)))
     lapse(admin)
     response = admin.post(action_url("kill"), {"handle": record.handle})
     assert messages_of(response)[0].startswith("Session")
@@ -192,7 +192,7 @@ def test_all_of_one_users_sessions_need_the_password_too(admin, django_user_mode
     """One policy for every multi-session kill (issue 14): kill-user asked for none, so
     the prompt before Kill All could be gone around, one user id at a time."""
     bob = django_user_model.objects.create_user("bob")
-    record = SessionRecord.objects.get(session_key=make_session(user=bob).session_key)
+    record = SessionRecord.objects.get(session_key=indexed(make_session(user=bob)))
     lapse(admin)
     response = admin.post(action_url("kill_user"), {"handle": record.handle})
     assert messages_of(response) == ["Enter your password to confirm. Nothing was ended."]

@@ -1,7 +1,7 @@
 """System checks, each with a stable ID documented in the README.
 
-E001 engine not tracked · E002 signed-cookie sessions · E003 middleware missing ·
-E004 middleware misordered · E005 django-htmx middleware missing ·
+E001 engine not tracked · E002 Django's signed-cookie engine (use the tracked one) ·
+E003 middleware missing · E004 middleware misordered · E005 django-htmx middleware missing ·
 E006 unknown ``SESSIONS_PANEL`` key · E007 invalid ``SESSIONS_PANEL`` value ·
 W001 an admin site lists users but not the Sessions page ·
 W002 ``IDLE_TIMEOUT`` under twice ``LAST_SEEN_INTERVAL``.
@@ -26,6 +26,7 @@ SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 HTMX_MIDDLEWARE = "django_htmx.middleware.HtmxMiddleware"
 SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
+TRACKED_SIGNED_COOKIES = "sessions_panel.backends.signed_cookies"
 #: How W001 names a model missing from a site.
 PANEL_PARTS = {
     "sessions_panel.SessionRecord": "the Sessions page",
@@ -40,10 +41,11 @@ def check_engine(**kwargs: Any) -> list[CheckMessage]:
     if engine == SIGNED_COOKIES:
         return [
             Error(
-                "Signed-cookie sessions keep nothing on the server, so the panel can "
-                "neither list nor end them.",
-                hint="Use a server-side tracked engine, e.g. "
-                "SESSION_ENGINE = 'sessions_panel.backends.db'.",
+                "Django's signed-cookie sessions keep nothing on the server, so the panel "
+                "can neither list nor end them.",
+                hint=f"Use their tracked twin, SESSION_ENGINE = {TRACKED_SIGNED_COOKIES!r}: "
+                "the same cookies (nobody is logged out by the switch), each carrying an "
+                "identifier the panel indexes and, once the session is ended, refuses.",
                 id="sessions_panel.E002",
             )
         ]
@@ -57,7 +59,8 @@ def check_engine(**kwargs: Any) -> list[CheckMessage]:
                 f"SESSION_ENGINE {engine!r} is not a tracked engine, so sessions are "
                 "missing from the panel's index.",
                 hint="Use the tracked twin of your engine: sessions_panel.backends.db, "
-                ".cached_db, .cache or .file (same storage format, nobody is logged out).",
+                ".cached_db, .cache, .file or .signed_cookies (same storage format, nobody "
+                "is logged out).",
                 id="sessions_panel.E001",
             )
         ]

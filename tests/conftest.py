@@ -15,7 +15,7 @@ from django.core.cache.backends.redis import RedisCache
 from sessions_panel.tracking.client import ClientInfo
 from sessions_panel.tracking.index_writer import recently_seen
 
-ENGINES = ["db", "cached_db", "cache", "file"]
+ENGINES = ["db", "cached_db", "cache", "file", "signed_cookies"]
 
 
 def clear_cache() -> None:

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
@@ -40,7 +41,7 @@ def logged_in(user: Any, **client_kwargs: Any) -> Client:
 
 
 def own_record(client: Client) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=client.session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(client.session))
 
 
 def body(response: Any) -> str:

@@ -21,6 +21,7 @@ from django.test import Client
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.signals import session_killed
 from sessions_panel.tracking.index_writer import recently_seen
+from tests.keys import indexed
 
 PASSWORD = "correct horse battery staple"
 WHOAMI = "/probe/whoami/"
@@ -29,20 +30,20 @@ WHOAMI = "/probe/whoami/"
 def move_back(key: str, seconds: float, *fields: str) -> None:
     """As if ``seconds`` had passed since the row's ``fields`` were written (and this
     process had restarted: it no longer remembers the row as fresh)."""
-    SessionRecord.objects.filter(session_key=key).update(
+    SessionRecord.objects.filter(session_key=indexed(key)).update(
         **{field: F(field) - seconds for field in fields}
     )
-    recently_seen.forget(key)
+    recently_seen.forget(indexed(key) or key)
 
 
 def idle_for(key: str, seconds: float) -> None:
     """The session was last used ``seconds`` ago (both clocks: the page's and the policy's)."""
     from datetime import timedelta
 
-    SessionRecord.objects.filter(session_key=key).update(
+    SessionRecord.objects.filter(session_key=indexed(key)).update(
         seen=F("seen") - seconds, last_seen=F("last_seen") - timedelta(seconds=seconds)
     )
-    recently_seen.forget(key)
+    recently_seen.forget(indexed(key) or key)
 
 
 def logged_in_for(key: str, seconds: float) -> None:
@@ -51,7 +52,7 @@ def logged_in_for(key: str, seconds: float) -> None:
 
 
 def row(key: str) -> SessionRecord | None:
-    return SessionRecord.objects.filter(session_key=key).first()
+    return SessionRecord.objects.filter(session_key=indexed(key)).first()
 
 
 def policy_entries() -> list[AuditEntry]:

@@ -40,6 +40,7 @@ from sessions_panel.admin import SessionRecordAdmin
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.query.liststate import STATUS_GUEST
 from sessions_panel.sites import register
+from tests.keys import indexed
 from tests.page_support import HTMX, body, logged_in, make_staff, parse_tags
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +194,7 @@ def test_htmx_answers_point_under_the_sites_prefix(setup, killer, make_session, 
 
 def test_a_kill_redirects_back_under_the_same_prefix(setup, killer, make_session):
     victim = make_session()
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     response = killer.post(f"{setup.page}kill/", {"handle": record.handle})
     assert response.status_code == 302
     assert response["Location"] == setup.page
@@ -205,7 +206,7 @@ def test_a_kill_redirects_back_under_the_same_prefix(setup, killer, make_session
 
 def test_an_htmx_kill_answers_with_the_fragment_of_the_same_site(setup, killer, make_session):
     victim = make_session()
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     response = killer.post(f"{setup.page}kill/", {"handle": record.handle}, **HTMX)
     assert response.status_code == 200
     assert not SessionRecord.objects.filter(pk=record.pk).exists()
@@ -221,7 +222,7 @@ def test_kill_all_redirects_back_under_the_same_prefix(setup, killer, make_sessi
 
 def test_the_audit_trail_is_reachable_and_shows_the_kill(setup, killer, make_session):
     victim = make_session()
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     killer.post(f"{setup.page}kill/", {"handle": record.handle, "reason": "stolen laptop"})
     entry = AuditEntry.objects.get()
     html = body(killer.get(setup.audit))
@@ -249,7 +250,7 @@ def test_staff_without_the_view_permission_get_403(setup, django_user_model):
 
 def test_a_viewer_cannot_kill(setup, django_user_model, make_session):
     victim = make_session()
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     viewer = logged_in(make_staff(django_user_model, "viewer", "view_sessionrecord"))
     assert viewer.get(setup.page).status_code == 200
     for action in ("kill/", "kill-all/"):
@@ -268,7 +269,7 @@ def test_anonymous_visitors_go_to_the_sites_own_login(setup, client):
 
 
 def test_ending_your_own_session_logs_you_out_to_the_sites_login(setup, killer):
-    own = SessionRecord.objects.get(session_key=killer.session.session_key)
+    own = SessionRecord.objects.get(session_key=indexed(killer.session))
     response = killer.post(f"{setup.page}kill/", {"handle": own.handle})
     assert response.status_code == 302
     assert response["Location"].startswith(f"{setup.login}?next=")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord
+from tests.keys import indexed
 from tests.page_support import action_url, body, logged_in, make_staff, page_url
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +35,8 @@ def trail(admin_client, admin_user, django_user_model, make_session):
     alices = [make_session(user=alice) for _ in range(2)]
     shop = [make_session(application="Shop") for _ in range(2)]
     keys = [s.session_key for s in (one, *alices, *shop)]
-    short_ids = {key: SessionRecord.objects.get(session_key=key).short_id for key in keys}
-    handle = SessionRecord.objects.get(session_key=one.session_key).handle
+    short_ids = {key: SessionRecord.objects.get(session_key=indexed(key)).short_id for key in keys}
+    handle = SessionRecord.objects.get(session_key=indexed(one)).handle
     admin_client.post(action_url("kill"), {"handle": handle, "reason": "bob's stolen phone"})
     admin_client.post(action_url("kill_user"), {"user": str(alice.pk), "reason": "offboarding"})
     admin_client.post(action_url("kill_matching"), {"q": "shop", "reason": "scraper"})

@@ -40,7 +40,7 @@ def test_the_projects_real_settings_pass_every_check() -> None:
 # -- engine -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["db", "cached_db", "cache", "file"])
+@pytest.mark.parametrize("engine", ["db", "cached_db", "cache", "file", "signed_cookies"])
 def test_every_tracked_engine_passes(settings: Any, engine: str) -> None:
     settings.SESSION_ENGINE = f"sessions_panel.backends.{engine}"
     assert panel_ids() == []
@@ -61,9 +61,18 @@ def test_e001_untracked_engine(settings: Any, engine: str) -> None:
     assert panel_ids() == ["sessions_panel.E001"]
 
 
-def test_e002_signed_cookie_sessions(settings: Any) -> None:
+def test_e002_djangos_signed_cookie_engine_points_at_the_tracked_one(settings: Any) -> None:
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    (error,) = [m for m in run_checks() if m.id == "sessions_panel.E002"]
     assert panel_ids() == ["sessions_panel.E002"]
+    assert "SESSION_ENGINE = 'sessions_panel.backends.signed_cookies'" in (error.hint or "")
+
+
+def test_e001_hint_names_every_tracked_engine(settings: Any) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    (error,) = [m for m in run_checks() if m.id == "sessions_panel.E001"]
+    for name in (".db", ".cached_db", ".cache", ".file", ".signed_cookies"):
+        assert name in (error.hint or "")
 
 
 # -- middleware ---------------------------------------------------------------------------

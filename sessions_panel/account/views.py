@@ -32,6 +32,7 @@ from django.views.decorators.http import require_POST, require_safe
 from sessions_panel import termination
 from sessions_panel.account import confirmation, rows
 from sessions_panel.conf import conf
+from sessions_panel.tracking.keys import index_key
 
 PAGE_TEMPLATE = "sessions_panel/account/sessions.html"
 CONFIRM_TEMPLATE = "sessions_panel/account/confirm.html"
@@ -93,7 +94,7 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> Htt
 def sessions(request: HttpRequest) -> HttpResponse:
     """The signed-in user's own live sessions."""
     now = timezone.now()
-    own = rows.own_sessions(request.user, request.session.session_key, now)
+    own = rows.own_sessions(request.user, index_key(request.session), now)
     return _render(
         request,
         PAGE_TEMPLATE,
@@ -128,7 +129,7 @@ def _ask_password(
 def end(request: HttpRequest) -> HttpResponse:
     """End one of the user's own sessions, named by its handle."""
     now = timezone.now()
-    current_key = request.session.session_key
+    current_key = index_key(request.session)
     record = rows.owned(request.user, str(request.POST.get("handle", "")), now)
     if record is None:
         # Someone else's, a guest's, unknown or already ended: one answer for all.
@@ -165,7 +166,7 @@ def end(request: HttpRequest) -> HttpResponse:
 def end_others(request: HttpRequest) -> HttpResponse:
     """End every session of the user but this device's."""
     now = timezone.now()
-    others = rows.others_count(request.user, request.session.session_key, now)
+    others = rows.others_count(request.user, index_key(request.session), now)
     if not others:
         messages.info(request, _("You have no other sessions."))
         return _back()

@@ -58,7 +58,7 @@ class TrackedSessionMixin(_Base):
             self._known = None
         for legacy in LEGACY_KEYS:
             data.pop(legacy, None)
-        key = self._session_key
+        key = self._loaded_key()
         if key is None:
             return data
         user_id = index_writer.user_id_from(data)
@@ -80,6 +80,16 @@ class TrackedSessionMixin(_Base):
     def _store_load(self) -> dict[str, Any]:
         """The engine's own load; an engine may replace it (see ``cached_db``)."""
         return super().load()
+
+    def _loaded_key(self) -> str | None:
+        """The index's key for the session just loaded (``None``: the store did not
+        hold it); the signed-cookie engine's is the identifier inside its cookie."""
+        return self._session_key
+
+    def tracked_key(self) -> str | None:
+        """The key the index row and the revocations know this session by (see
+        :mod:`sessions_panel.tracking.keys`): here its session key."""
+        return self.session_key
 
     def _refuse(self) -> dict[str, Any]:
         # Exactly what Django does for a key its store does not hold: the request goes
@@ -195,9 +205,10 @@ class TrackedSessionMixin(_Base):
         does not hold (or refuses), so a forged cookie never creates a row.
         """
         data = self._get_session()  # type: ignore[attr-defined]
-        if self.session_key is None:
+        key = self.tracked_key()
+        if key is None:
             return False
-        return index_writer.touch(self.session_key, data, self.stored_expiry, self.client, interval)
+        return index_writer.touch(key, data, self.stored_expiry, self.client, interval)
 
     def stored_expiry(self) -> datetime:
         """When the store will drop this session; asked only when indexing it late."""

@@ -40,6 +40,7 @@ from sessions_panel.page.mount import (
 from sessions_panel.query import flags, listing, liststate, privacy, search
 from sessions_panel.termination import protection, reauth, sweep
 from sessions_panel.tracking import lockdowns
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -124,7 +125,7 @@ def _context(
     request: HttpRequest, model_admin: ModelAdmin[Any], state: liststate.ListState
 ) -> dict[str, Any]:
     now = timezone.now()
-    own_key = request.session.session_key
+    own_key = index_key(request.session)
     reveal_ip = privacy.can_reveal_ip(request)
     killer = can_kill(request, model_admin)
     # The search's branches once per request: behind them is a scan of the user table.
@@ -276,7 +277,7 @@ def _more(
     reveal_ip = privacy.can_reveal_ip(request)
     context = {
         "state": state,
-        "page": listing.fetch(state, now, request.session.session_key, reveal_ip=reveal_ip),
+        "page": listing.fetch(state, now, index_key(request.session), reveal_ip=reveal_ip),
         "can_kill": can_kill(request, model_admin),
         "superusers_protected": protection.applies(request.user),
         "reveal_ip": reveal_ip,

@@ -32,6 +32,7 @@ from sessions_panel.page.actions import (
 from sessions_panel.page.mount import HANDLE, ROW_GONE_TEMPLATE, wants_fragment
 from sessions_panel.query import listing, liststate, privacy
 from sessions_panel.termination import protection
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -61,7 +62,7 @@ def kill(request: HttpRequest, model_admin: ModelAdmin[Any]) -> HttpResponse:
     if record is None:
         messages.info(request, _("That session had already ended."))
         return after_action(request, model_admin, state)
-    own = record.session_key == request.session.session_key
+    own = record.session_key == index_key(request.session)
     details = {"id": record.short_id, "user": _label(record)}
     if protection.protects(request.user, record.user):
         protection.refused(request.user, record.user, f"session {record.short_id}")
@@ -108,7 +109,7 @@ def _row_gone(request: HttpRequest, model_admin: ModelAdmin[Any], handle: str) -
     """
     context = {
         "handle": handle,
-        "counts": listing.counts(timezone.now(), request.session.session_key),
+        "counts": listing.counts(timezone.now(), index_key(request.session)),
         "can_kill": True,
     }
     response = TemplateResponse(request, ROW_GONE_TEMPLATE, context)

@@ -16,6 +16,7 @@ from sessions_panel.termination import protection, purge, sweep
 from sessions_panel.termination.audit import Actor, KillResult, finish
 from sessions_panel.termination.guard import ensure_tracked, primary
 from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     pass
@@ -26,9 +27,9 @@ logger = logging.getLogger("sessions_panel")
 def _kept_key(session: SessionBase | None) -> str | None:
     """The caller's session key, made sure to have an index row (which carries the
     issue time an epoch spares it by)."""
-    if session is None or session.session_key is None:
+    key = index_key(session)
+    if session is None or key is None:
         return None
-    key = session.session_key
     if not SessionRecord.objects.using(primary()).filter(session_key=key).exists():
         index_writer.upsert(key, session._get_session(), session.get_expiry_date(), None)  # type: ignore[attr-defined]
     return key

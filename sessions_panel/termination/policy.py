@@ -19,6 +19,7 @@ from sessions_panel.termination.audit import KillResult, finish
 from sessions_panel.termination.guard import NotTracked, ensure_tracked, primary
 from sessions_panel.termination.scopes import kill_records
 from sessions_panel.tracking import clock, index_writer, policies, revocation
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     pass
@@ -87,7 +88,7 @@ def refuse_login(request: Any, user: Any, cap: int) -> KillResult:
 
     from sessions_panel.tracking import policies
 
-    key = request.session.session_key
+    key = index_key(request.session)
     logout(request)  # flush: the store's data and (a tracked engine) the index row go
     result = KillResult(
         scope=AuditEntry.SCOPE_POLICY,
@@ -139,19 +140,20 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
     using = router.db_for_write(SessionRecord)
     cap = policies.cap_for(user)
     if not cap:
-        if session.session_key is not None:
-            SessionRecord.objects.using(using).filter(session_key=session.session_key).update(
+        key = index_key(session)
+        if key is not None:
+            SessionRecord.objects.using(using).filter(session_key=key).update(
                 user_id=user.pk, logged_in=clock.DatabaseNow()
             )
         return
     refused = False
     with transaction.atomic(using=using):
         policies.lock_user(using, user.pk)
-        if session.session_key is None:
+        if index_key(session) is None:
             # login() flushed another user's session: make the new one now, so that it
             # is counted, under the lock, by the next login of this user.
             session.save()
-        key = session.session_key
+        key = index_key(session)
         assert key is not None
         SessionRecord.objects.using(using).filter(session_key=key).update(
             user_id=user.pk, logged_in=clock.DatabaseNow()

@@ -43,6 +43,7 @@ from django.utils.translation import ngettext
 from sessions_panel.conf import conf
 from sessions_panel.models import AuditEntry, ReauthThrottle, SessionRecord
 from sessions_panel.tracking import clock
+from sessions_panel.tracking.keys import index_key
 
 logger = logging.getLogger("sessions_panel")
 
@@ -55,14 +56,14 @@ CLEANSED = "********************"
 
 
 def mark_authenticated(request: HttpRequest) -> None:
-    key = request.session.session_key
+    key = index_key(request.session)
     if key is not None:
         SessionRecord.objects.filter(session_key=key).update(verified=time.time())
 
 
 def verified_at(request: HttpRequest) -> float | None:
     """When this session's user last proved their password, if the index knows."""
-    key = request.session.session_key
+    key = index_key(request.session)
     if key is None:
         return None
     return SessionRecord.objects.filter(session_key=key).values_list("verified", flat=True).first()

@@ -5,6 +5,7 @@ confirmed by a fresh read: a kill is reported only when the store confirms it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from sessions_panel.termination.epochs import kill_all, kill_user
 from sessions_panel.termination.guard import ensure_tracked, primary, store_class
 from sessions_panel.termination.preview import Preview, preview
 from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.tracking.keys import index_key
 
 if TYPE_CHECKING:
     pass
@@ -39,12 +41,23 @@ def _end_one(record: SessionRecord) -> str:
         # Killed before (a retry after the store failed): ending it again is only the
         # clean-up, not a second kill in the counts and the audit trail.
         killed_before = revocation.state(key, None).killed
+    except Exception:
+        logger.exception("could not end session %s", record.short_id)
+        return "failed"
+    existed: bool | None = None
+    # Asked before the marker: the signed-cookie engine knows a session only by its
+    # index row and its marker, so once marked it no longer "exists". A store that is
+    # down is asked again below, where its failure is reported.
+    with contextlib.suppress(Exception):
+        existed = not killed_before and store().exists(key)
+    try:
         revocation.revoke_key(key, record.expiry)
     except Exception:
         logger.exception("could not end session %s", record.short_id)
         return "failed"
     try:
-        existed = store().exists(key) and not killed_before
+        if existed is None:
+            existed = store().exists(key) and not killed_before
         store().delete(key)  # tracked engines also drop the index row
         if store().exists(key):  # a fresh read of the real store
             logger.error("session %s still in the store after delete", record.short_id)
@@ -114,8 +127,9 @@ def kill_matching(
     depends on the set itself ("more than one session", "guest swarm") would otherwise
     stop matching half way and spare the last sessions of each group.
     """
-    if keep is not None and keep.session_key is not None:
-        rows = rows.exclude(session_key=keep.session_key)
+    keep_key = index_key(keep)
+    if keep_key is not None:
+        rows = rows.exclude(session_key=keep_key)
     spared = 0
     if spare_superusers and protection.has_superuser_field():
         # One query for both: the set and whose it is (guests join no user: None).
@@ -195,8 +209,9 @@ def kill_sessions(
     if not all and user is None and ip is None:
         raise ValueError("say which sessions to end: user=, ip= or all=True")
     rows = matching(user=user, ip=ip, except_staff=except_staff)
-    if keep is not None and keep.session_key is not None:
-        rows = rows.exclude(session_key=keep.session_key)
+    keep_key = index_key(keep)
+    if keep_key is not None:
+        rows = rows.exclude(session_key=keep_key)
     if dry_run:
         return preview(rows)
     if all and user is None and ip is None and not except_staff:

@@ -24,6 +24,7 @@ from sessions_panel import termination
 from sessions_panel.account import rows, views
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.termination import reauth
+from tests.keys import indexed
 from tests.page_support import Tags, body, logged_in, own_record
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def messages_of(response: Any) -> list[str]:
 
 
 def record_of(session: Any) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def handles_in(html: str) -> list[str]:
@@ -64,7 +65,7 @@ def handles_in(html: str) -> list[str]:
 
 def lapse(client: Client, seconds: float = 601) -> None:
     """The user logged in (or last confirmed their password) ``seconds`` ago."""
-    own = SessionRecord.objects.filter(session_key=client.session.session_key)
+    own = SessionRecord.objects.filter(session_key=indexed(client.session))
     assert own.update(verified=time.time() - seconds) == 1
 
 
@@ -175,7 +176,7 @@ def test_the_page_lists_the_users_own_sessions_with_their_details(
 
 def test_last_seen_says_how_long_ago(browser, make_session, alice):
     old = make_session(user=alice)
-    SessionRecord.objects.filter(session_key=old.session_key).update(
+    SessionRecord.objects.filter(session_key=indexed(old)).update(
         last_seen=record_of(old).last_seen.replace(microsecond=0) - rows.JUST_NOW * 125
     )
     assert "2\xa0hours ago" in body(browser.get(page_url()))
@@ -183,9 +184,7 @@ def test_last_seen_says_how_long_ago(browser, make_session, alice):
 
 def test_expired_sessions_are_not_listed(browser, make_session, alice):
     gone = make_session(user=alice)
-    SessionRecord.objects.filter(session_key=gone.session_key).update(
-        expiry=record_of(gone).created
-    )
+    SessionRecord.objects.filter(session_key=indexed(gone)).update(expiry=record_of(gone).created)
     assert record_of(gone).handle not in body(browser.get(page_url()))
 
 
@@ -409,7 +408,7 @@ def test_no_handle_but_your_own_ends_anything_or_tells_anything(
         client.get(page_url())
     for session in [*bobs, *guests, mine]:
         assert store_class()().exists(session.session_key)
-        assert SessionRecord.objects.filter(session_key=session.session_key).exists()
+        assert SessionRecord.objects.filter(session_key=indexed(session)).exists()
     assert not AuditEntry.objects.exists()
     html = body(client.get(page_url()))
     for handle in foreign:
@@ -428,8 +427,8 @@ def test_sign_out_everywhere_else_touches_nobody_else(browser, alice, bob, make_
     bobs = make_session(user=bob)
     guest = make_session()
     browser.post(end_others_url(), {"user": bob.pk, "handle": record_of(bobs).handle})
-    assert SessionRecord.objects.filter(session_key=bobs.session_key).exists()
-    assert SessionRecord.objects.filter(session_key=guest.session_key).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(bobs)).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(guest)).exists()
 
 
 # -- signing out everywhere else ----------------------------------------------------------
@@ -443,7 +442,7 @@ def test_sign_out_everywhere_else_ends_every_other_session_and_keeps_this_one(
     phone = logged_in(alice)
     mine = [make_session(user=alice) for _ in range(2)]
     unindexed = make_session(user=alice)
-    SessionRecord.objects.filter(session_key=unindexed.session_key).delete()
+    SessionRecord.objects.filter(session_key=indexed(unindexed)).delete()
     bobs = make_session(user=bob)
     response = client.post(end_others_url())
     assert response.status_code == 302
@@ -560,7 +559,7 @@ def test_a_wrong_or_missing_password_ends_nothing_and_says_why(
     assert f'<p id="spa-password-error" class="spa-error" role="alert">{error}</p>' in html
     assert 'aria-invalid="true" aria-describedby="spa-password-error"' in html
     assert store_class()().exists(victim.session_key)
-    assert SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(victim)).exists()
     assert not AuditEntry.objects.filter(killed__gt=0).exists()
     if password:
         assert password not in html  # never echoed back
@@ -587,7 +586,7 @@ def test_the_password_of_someone_else_is_not_enough(lapsed, make_session, alice,
     bob.save()
     response = lapsed.post(end_url(), {"handle": record_of(victim).handle, "password": "bobs own"})
     assert "That password is not correct. Nothing was ended." in body(response)
-    assert SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(victim)).exists()
 
 
 def test_wrong_passwords_are_throttled_and_audited_as_on_the_admin_page(
@@ -607,7 +606,7 @@ def test_wrong_passwords_are_throttled_and_audited_as_on_the_admin_page(
     )
     html = body(lapsed.post(end_others_url(), {"password": PASSWORD}))  # the right one
     assert "Too many wrong passwords" in html
-    assert SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(victim)).exists()
     failures = AuditEntry.objects.filter(scope=AuditEntry.SCOPE_REAUTH)
     assert failures.count() == 4
     assert set(failures.values_list("actor_repr", flat=True)) == {"alice"}

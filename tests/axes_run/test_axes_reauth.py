@@ -17,6 +17,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import action_url, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def messages_of(response: Any) -> list[str]:
 @pytest.fixture
 def admin(admin_user: Any) -> Client:
     client = logged_in(admin_user)
-    own = SessionRecord.objects.filter(session_key=client.session.session_key)
+    own = SessionRecord.objects.filter(session_key=indexed(client.session))
     assert own.update(verified=time.time() - 601) == 1  # the prompt is due
     return client
 

@@ -13,6 +13,7 @@ from django.db import OperationalError
 from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord, Sweep
 from sessions_panel.tracking import revocation
+from tests.keys import indexed
 from tests.page_support import HTMX, action_url, body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_kill_while_redis_is_down_holds_says_so_and_cleans_up_on_retry_once_it_i
 ):
     bob = django_user_model.objects.create_user("bob")
     victim = make_session(user=bob)
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     admin = logged_in(admin_user)
 
     cached_db.CACHES = REDIS_DOWN
@@ -119,7 +120,7 @@ def test_redis_down_during_an_epoch_or_filter_kill_is_reported_audited_and_holds
         assert not Sweep.objects.exists()
     for victim in victims:
         assert store_class()(victim.session_key).load() == {}
-        assert not SessionRecord.objects.filter(session_key=victim.session_key).exists()
+        assert not SessionRecord.objects.filter(session_key=indexed(victim)).exists()
 
 
 @pytest.mark.parametrize("kill", ["one", "user", "all"])
@@ -128,7 +129,7 @@ def test_database_failure_during_a_kill_reports_nothing_killed(
 ):
     bob = django_user_model.objects.create_user("bob")
     victim = make_session(user=bob)
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
 
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
@@ -171,7 +172,7 @@ def test_corrupt_session_data_is_listed_and_still_killable(settings, admin_user,
 
     victim = make_session()
     Session.objects.filter(session_key=victim.session_key).update(session_data="%%garbage%%")
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     admin = logged_in(admin_user)
     response = admin.get(page_url())
     assert response.status_code == 200

@@ -21,6 +21,7 @@ from django.test import Client
 from sessions_panel.models import SessionRecord
 from sessions_panel.query import search, trigram, usertext
 from tests.custom_user.models import EmailUser
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -39,7 +40,7 @@ BACKOFFICE_PAGE = "/backoffice/sessions_panel/sessionrecord/"
 
 
 def record_of(session: Any) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def found(q: str) -> set[str]:

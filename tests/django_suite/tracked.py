@@ -11,7 +11,8 @@ cannot add classes that are silently left out):
   subclassed once per tracked engine with ``override_settings(SESSION_ENGINE=...)``;
 * classes without a backend (the abstract ``SessionBase``, a stub engine): Django's
   run of them (the baseline) is the whole story;
-* backends without a tracked twin (signed cookies): not applicable.
+* backends without a tracked twin: not applicable (none today: signed cookies have
+  one since the panel tracks them by an identifier inside the cookie).
 
 Nothing here changes a test's body. Where a swapped class cannot apply as it stands,
 the class or test is left out and listed in :data:`NOT_APPLICABLE` with the reason (the
@@ -39,6 +40,7 @@ from sessions_panel.backends import cache as tracked_cache
 from sessions_panel.backends import cached_db as tracked_cached_db
 from sessions_panel.backends import db as tracked_db
 from sessions_panel.backends import file as tracked_file
+from sessions_panel.backends import signed_cookies as tracked_signed_cookies
 from tests.django_suite import custom_engine
 
 django_tests = importlib.import_module("sessions_tests.tests")
@@ -50,17 +52,12 @@ TRACKED: dict[type[Any], type[Any]] = {
     cached_db.SessionStore: tracked_cached_db.SessionStore,
     cache.SessionStore: tracked_cache.SessionStore,
     file.SessionStore: tracked_file.SessionStore,
+    signed_cookies.SessionStore: tracked_signed_cookies.SessionStore,
     django_models.SessionStore: custom_engine.SessionStore,
 }
 
-#: Django's stores that have no tracked twin, and why.
-NO_TRACKED_TWIN: dict[type[Any], str] = {
-    signed_cookies.SessionStore: (
-        "signed-cookie sessions live in the client: there is no server-side store to "
-        "index or revoke, so there is no tracked twin (the panel refuses this engine, "
-        "sessions_panel.E002)"
-    ),
-}
+#: Django's stores that have no tracked twin, and why (none today).
+NO_TRACKED_TWIN: dict[type[Any], str] = {}
 
 #: Classes that involve no session backend: Django's run of them (the baseline) is all.
 NO_BACKEND: dict[str, str] = {
@@ -79,6 +76,7 @@ ENGINES: dict[str, str] = {
     "CachedDb": "sessions_panel.backends.cached_db",
     "Cache": "sessions_panel.backends.cache",
     "File": "sessions_panel.backends.file",
+    "SignedCookies": "sessions_panel.backends.signed_cookies",
 }
 
 #: Tests of ``MIDDLEWARE_CLASSES`` that only hold for engines writing Django's

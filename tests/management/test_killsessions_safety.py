@@ -20,6 +20,7 @@ from sessions_panel.management.commands import killsessions
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.sites import AuditEntryAdmin
 from sessions_panel.termination import audit
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,7 @@ def run(*args: str, **options: Any) -> str:
 
 
 def alive(sessions: list[Any]) -> int:
-    return SessionRecord.objects.filter(session_key__in=[s.session_key for s in sessions]).count()
+    return SessionRecord.objects.filter(session_key__in=[indexed(s) for s in sessions]).count()
 
 
 # -- confirmation ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.urls import path
 
 from sessions_panel.admin import SessionRecordAdmin
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -105,7 +106,7 @@ def test_actions_need_the_view_and_delete_permissions(
     roles, make_session, store_class, name, role, expected
 ):
     victim = make_session()
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     response = roles[role].post(action_url(name), {"handle": record.handle})
     assert response.status_code == expected
     survived = store_class()().exists(victim.session_key)
@@ -173,7 +174,7 @@ def test_page_works_on_a_custom_admin_site(admin_client, make_session):
     assert f'action="{url}kill/' in html
     assert f'action="{url}kill-all/' in html
     assert 'href="/second-admin/"' in html  # breadcrumbs and branding
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     response = admin_client.post(f"{url}kill/", {"handle": record.handle})
     assert response.status_code == 302
     assert response["Location"] == url

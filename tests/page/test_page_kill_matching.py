@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.termination import purge
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -26,7 +27,7 @@ STATE = {"q": "", "status": "all", "sort": "last_seen", "page": "1", "flag": "",
 
 
 def record_of(session) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def messages_of(response) -> list[str]:

@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from sessions_panel.models import SessionRecord
 from sessions_panel.query import liststate
 from sessions_panel.query import search as search_module
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     body,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 def record_of(session) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def search(client, q: str, **params) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from sessions_panel.models import SessionRecord
 from sessions_panel.query import privacy
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -33,8 +34,8 @@ V6 = "2001:db8:85a3::8a2e:370:7334"
 def sessions(django_user_model, make_session):
     alice = django_user_model.objects.create_user("alice")
     return {
-        "v4": SessionRecord.objects.get(session_key=make_session(user=alice, ip=V4).session_key),
-        "v6": SessionRecord.objects.get(session_key=make_session(ip=V6).session_key),
+        "v4": SessionRecord.objects.get(session_key=indexed(make_session(user=alice, ip=V4))),
+        "v6": SessionRecord.objects.get(session_key=indexed(make_session(ip=V6))),
     }
 
 

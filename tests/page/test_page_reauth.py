@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.termination import reauth
+from tests.keys import indexed
 from tests.page_support import HTMX, action_url, body, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +26,12 @@ def messages_of(response) -> list[str]:
 
 def lapse(client, seconds: float = 601) -> None:
     """The admin logged in (or last confirmed) ``seconds`` ago."""
-    own = SessionRecord.objects.filter(session_key=client.session.session_key)
+    own = SessionRecord.objects.filter(session_key=indexed(client.session))
     assert own.update(verified=time.time() - seconds) == 1
 
 
 def authenticated_at(client) -> float:
-    own = SessionRecord.objects.get(session_key=client.session.session_key)
+    own = SessionRecord.objects.get(session_key=indexed(client.session))
     assert own.verified is not None
     return float(own.verified)
 
@@ -143,7 +144,7 @@ def test_after_a_right_password_the_next_big_kill_needs_none(admin, make_session
     later = make_session()
     response = admin.post(action_url("kill_all"))
     assert messages_of(response) == ["Ended 1 session. Your own session was kept."]
-    assert not SessionRecord.objects.filter(session_key=later.session_key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(later)).exists()
 
 
 def test_htmx_wrong_password_answers_with_the_error_and_the_field(admin, victims):
@@ -182,7 +183,7 @@ def test_the_window_follows_its_setting(admin, victims, settings):
 
 def test_one_session_needs_no_password(admin, django_user_model, make_session):
     bob = django_user_model.objects.create_user("bob")
-    record = SessionRecord.objects.get(session_key=make_session(user=bob).session_key)
+    record = SessionRecord.objects.get(session_key=indexed(make_session(user=bob)))
     lapse(admin)
     response = admin.post(action_url("kill"), {"handle": record.handle})
     assert messages_of(response)[0].startswith("Session")
@@ -193,7 +194,7 @@ def test_all_of_one_users_sessions_need_the_password_too(admin, django_user_mode
     """One policy for every multi-session kill (issue 14): kill-user asked for none, so
     the prompt before Kill All could be gone around, one user id at a time."""
     bob = django_user_model.objects.create_user("bob")
-    record = SessionRecord.objects.get(session_key=make_session(user=bob).session_key)
+    record = SessionRecord.objects.get(session_key=indexed(make_session(user=bob)))
     lapse(admin)
     response = admin.post(action_url("kill_user"), {"handle": record.handle})
     assert messages_of(response) == ["Enter your password to confirm. Nothing was ended."]

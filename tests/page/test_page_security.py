@@ -10,6 +10,7 @@ import django
 import pytest
 
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -35,7 +36,7 @@ def hostile(django_user_model, make_session):
         SCRIPT, email=f"{SVG}@x.test", first_name=SVG, last_name=IMG
     )
     session = make_session(user=user, user_agent=f"{SVG}{SCRIPT}{JSON_BREAK}", application=IMG)
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def assert_inert(html: str) -> None:
@@ -78,7 +79,7 @@ def test_hostile_search_text_is_escaped_everywhere_it_is_echoed(admin_client):
 
 
 def test_a_forged_hx_current_url_is_not_followed(admin_client, make_session):
-    handle = SessionRecord.objects.get(session_key=make_session().session_key).handle
+    handle = SessionRecord.objects.get(session_key=indexed(make_session())).handle
     response = admin_client.post(
         action_url("kill"),
         {"handle": handle},
@@ -104,7 +105,7 @@ def assert_no_key(response, keys) -> None:
 
 def test_raw_session_keys_never_appear_in_any_response(admin_client, many_keys, caplog):
     caplog.set_level(logging.DEBUG)
-    records = list(SessionRecord.objects.exclude(session_key=many_keys[-1]))
+    records = list(SessionRecord.objects.exclude(session_key=indexed(many_keys[-1])))
     responses = [
         admin_client.get(page_url()),
         admin_client.get(page_url(), **HTMX),

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
 from sessions_panel.models import AuditEntry, SessionRecord
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def record_of(session) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def messages_of(response) -> list[str]:

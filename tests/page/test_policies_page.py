@@ -18,6 +18,7 @@ from django.utils import formats, timezone
 from sessions_panel.models import SessionRecord
 from sessions_panel.query import flags
 from sessions_panel.tracking import policies
+from tests.keys import indexed
 from tests.page_support import HTMX, body, handles_in, page_url, row_html
 from tests.policy_support import idle_for, logged_in_for, move_back
 
@@ -39,7 +40,7 @@ def users(django_user_model: Any) -> list[Any]:
 
 
 def record(session: Any) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def shown(moment: float) -> str:

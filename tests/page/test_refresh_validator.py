@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 
 from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import HTMX, body, page_url, row_html
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_a_new_session_changes_the_tag(
 def test_a_killed_session_changes_the_tag(admin_client: Client, crowd: Any) -> None:
     tag = poll(admin_client)["ETag"]
     record = SessionRecord.objects.filter(user_id__isnull=False).exclude(
-        session_key=admin_client.session.session_key
+        session_key=indexed(admin_client.session)
     )[0]
     termination.kill_session(record.handle, actor=None, reason="test")
 

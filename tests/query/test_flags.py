@@ -14,6 +14,7 @@ from sessions_panel.models import SeenAddress, SessionRecord
 from sessions_panel.query import flags
 from sessions_panel.tracking import index_writer
 from sessions_panel.tracking.client import ClientInfo
+from tests.keys import indexed
 from tests.page_support import HTMX, body, handles_in, page_url, row_html
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.
 
 
 def record_of(session) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def codes_of(record: SessionRecord) -> list[str]:

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sessions_panel.models import SessionRecord
 from sessions_panel.query import search
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +109,7 @@ def test_address_like_search_skips_the_user_table_but_still_finds_addresses(
 
 def test_a_long_hex_string_is_searched_as_a_session_id_not_an_address(make_session):
     session = make_session(ip="2001:db8::1", application="")
-    short_id = SessionRecord.objects.get(session_key=session.session_key).short_id
+    short_id = SessionRecord.objects.get(session_key=indexed(session)).short_id
     assert len(search.branches(short_id)) == 1  # only the short-ID range
     assert SessionRecord.objects.filter(search.condition(short_id)).count() == 1
     assert len(search.branches("2001")) == 2  # an IPv6 prefix and a short-ID prefix

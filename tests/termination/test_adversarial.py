@@ -25,6 +25,7 @@ from django.utils.html import escape
 
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.tracking.useragent import describe
+from tests.keys import indexed
 from tests.page_support import (
     HTMX,
     action_url,
@@ -49,7 +50,7 @@ REDIRECT_HEADERS = ("Location", "HX-Redirect", "HX-Location", "HX-Replace-Url", 
 
 
 def record_of(session: Any) -> SessionRecord:
-    return SessionRecord.objects.get(session_key=session.session_key)
+    return SessionRecord.objects.get(session_key=indexed(session))
 
 
 def messages_of(response: Any) -> list[str]:
@@ -197,7 +198,7 @@ def test_access_matrix(role, endpoint, django_user_model, bob, victim, store_cla
     assert_no_off_site_redirect(response)
     assert_alive(store_class, victim, bob)
     assert_alive(store_class, guest)
-    assert SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(victim)).exists()
     assert not AuditEntry.objects.exists()
 
 
@@ -329,7 +330,7 @@ def test_forged_current_url_never_makes_an_off_site_redirect(
         response = admin.get(page_url(), {"q": "shop", "next": EVIL}, **headers)
         assert response.status_code == 200
     elif name == "own_kill":
-        own = SessionRecord.objects.get(session_key=admin.session.session_key)
+        own = SessionRecord.objects.get(session_key=indexed(admin.session))
         response = admin.post(action_url("kill"), {"handle": own.handle, "next": EVIL}, **headers)
         target = response["HX-Redirect" if htmx else "Location"]
         assert target.startswith(LOGIN)

@@ -17,6 +17,7 @@ from django.urls import reverse
 from sessions_panel import termination
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.query import privacy
+from tests.keys import indexed
 from tests.page_support import action_url, body, logged_in, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +252,7 @@ def test_mask_ips_in_text_masks_what_parses_as_an_address(text: str, shown: str)
 @pytest.fixture
 def reason_with_addresses(admin_client: Client, make_session: Any) -> AuditEntry:
     """A kill whose reason names the addresses (admins write what they saw)."""
-    record = SessionRecord.objects.get(session_key=make_session(ip=V4).session_key)
+    record = SessionRecord.objects.get(session_key=indexed(make_session(ip=V4)))
     termination.kill_session(record.handle, reason=f"scraper from {V4} and {V6}")
     return AuditEntry.objects.get()
 

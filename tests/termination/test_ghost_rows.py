@@ -18,6 +18,7 @@ from sessions_panel import termination
 from sessions_panel.models import SessionRecord
 from sessions_panel.tracking import index_writer, revocation
 from sessions_panel.tracking.client import ClientInfo
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ KILLS = ["one", "user", "all"]
 
 def kill(how: str, key: str, user: Any) -> None:
     if how == "one":
-        termination.kill_session(SessionRecord.objects.get(session_key=key).handle)
+        termination.kill_session(SessionRecord.objects.get(session_key=indexed(key)).handle)
     elif how == "user":
         termination.kill_user(user)
     else:
@@ -34,7 +35,7 @@ def kill(how: str, key: str, user: Any) -> None:
 
 
 def assert_no_trace(store_class: Any, key: str) -> None:
-    assert not SessionRecord.objects.filter(session_key=key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(key)).exists()
     index_writer.forget_live_count()
     assert index_writer.live_count() == 0
     assert SESSION_KEY not in store_class()(key).load()
@@ -72,7 +73,7 @@ def test_a_kill_whose_revocation_lands_before_the_save_and_its_purge_after(
     assert in_flight[SESSION_KEY] == str(alice.pk)
     # The kill's first step only: the purge has not run when the save comes.
     if how == "one":
-        revocation.revoke_key(victim.session_key)
+        revocation.revoke_key(indexed(victim))
     elif how == "user":
         revocation.revoke_user(alice.pk)
     else:

@@ -15,6 +15,7 @@ from sessions_panel import termination
 from sessions_panel.models import SessionRecord, Sweep
 from sessions_panel.termination import purge, sweep
 from sessions_panel.tracking import index_writer, revocation
+from tests.keys import indexed
 from tests.page_support import HTMX, action_url, body, handles_in, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def test_kill_all_out_of_purge_time_hides_what_it_ended_until_the_sweep(
 ):
     victims = [make_session() for _ in range(30)]
     admin = logged_in(admin_user)
-    own = SessionRecord.objects.get(session_key=admin.session.session_key)
+    own = SessionRecord.objects.get(session_key=indexed(admin.session))
     monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # as with a million sessions
 
     with CaptureQueriesContext(connection) as queries:
@@ -138,9 +139,9 @@ def test_a_row_that_outlived_its_sessions_kill_goes_on_the_next_load(
 ):
     monkeypatch.setattr(purge, "PURGE_SECONDS", 0.0)  # the stored data stays
     victim = make_session()
-    row = SessionRecord.objects.get(session_key=victim.session_key)
+    row = SessionRecord.objects.get(session_key=indexed(victim))
     termination.kill_all()
     SessionRecord.objects.filter(pk=row.pk).delete()  # the sweep took the row...
     SessionRecord.objects.bulk_create([row])  # ...and a save that raced it put it back
     assert store_class()(victim.session_key).load() == {}
-    assert not SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(victim)).exists()

@@ -11,6 +11,7 @@ from django.test import Client
 
 from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 from tests.page_support import action_url, logged_in, page_url
 
 PROBE = "/admin/"
@@ -26,13 +27,13 @@ def test_in_flight_request_cannot_save_a_killed_session_back(engine, make_sessio
     victim = make_session(cart=[1])
     in_flight = store_class()(victim.session_key)
     assert in_flight["cart"] == [1]  # the request loaded the session before the kill ...
-    record = SessionRecord.objects.get(session_key=victim.session_key)
+    record = SessionRecord.objects.get(session_key=indexed(victim))
     assert termination.kill_session(record.handle).killed == 1
     in_flight["cart"] = [1, 2]  # ... and saves it after
     with pytest.raises(UpdateError):
         in_flight.save()
     assert store_class()(victim.session_key).load() == {}
-    assert not SessionRecord.objects.filter(session_key=victim.session_key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(victim)).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -76,7 +77,7 @@ def test_two_admins_killing_the_same_session_one_succeeds_one_is_told_it_had_end
     other_admin = django_user_model.objects.create_superuser("root2", "r@example.com", "pw")
     first, second = logged_in(admin_user), logged_in(other_admin)
     victim = make_session()
-    handle = SessionRecord.objects.get(session_key=victim.session_key).handle
+    handle = SessionRecord.objects.get(session_key=indexed(victim)).handle
     one = first.post(action_url("kill"), {"handle": handle}, follow=True)
     two = second.post(action_url("kill"), {"handle": handle}, follow=True)
     assert one.status_code == two.status_code == 200

@@ -30,6 +30,7 @@ from django.core.checks import run_checks
 from sessions_panel.models import AuditEntry, SessionRecord
 from sessions_panel.termination import reauth
 from sessions_panel.tracking import clock
+from tests.keys import indexed
 from tests.page_support import HTMX, action_url, body, logged_in, page_url
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def messages_of(response: Any) -> list[str]:
 
 def lapse(client: Any, seconds: float = 601) -> None:
     """The admin logged in (or last confirmed) ``seconds`` ago."""
-    own = SessionRecord.objects.filter(session_key=client.session.session_key)
+    own = SessionRecord.objects.filter(session_key=indexed(client.session))
     assert own.update(verified=time.time() - seconds) == 1
 
 

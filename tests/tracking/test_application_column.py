@@ -8,12 +8,13 @@ import pytest
 from django.test import Client
 
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 
 
 def application_of(client: Client) -> str:
-    return SessionRecord.objects.get(session_key=client.session.session_key).application
+    return SessionRecord.objects.get(session_key=indexed(client.session)).application
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from sessions_panel.backends import file as tracked_file
 from sessions_panel.models import Revocation, SeenAddress, SessionRecord
 from sessions_panel.tracking.index_writer import recently_seen
+from tests.keys import indexed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 
@@ -82,8 +83,8 @@ def logged_in_client(username: str = "alice") -> tuple[Client, str]:
 
 def age_last_seen(key: str, by: timedelta) -> None:
     """As if ``by`` had passed since the last touch (and this process had restarted)."""
-    SessionRecord.objects.filter(session_key=key).update(last_seen=timezone.now() - by)
-    recently_seen.forget(key)
+    SessionRecord.objects.filter(session_key=indexed(key)).update(last_seen=timezone.now() - by)
+    recently_seen.forget(indexed(key) or key)
 
 
 def test_hundred_requests_after_the_interval_write_the_index_exactly_once(

@@ -13,6 +13,7 @@ from django.test import Client
 
 from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db
 
@@ -57,16 +58,16 @@ def test_login_indexes_the_new_key_only_and_drops_the_anonymous_one(
     new_key = cookie_key(client)
     assert new_key != anonymous.session_key
     record = SessionRecord.objects.get()  # exactly one row
-    assert record.session_key == new_key
+    assert record.session_key == indexed(new_key)
     assert record.user_id == alice.pk
     assert record.application == "Administration"
-    assert not SessionRecord.objects.filter(session_key=anonymous.session_key).exists()
+    assert not SessionRecord.objects.filter(session_key=indexed(anonymous)).exists()
     assert client.session["cart"] == ["book"]  # Django keeps the guest's data on login
 
 
 def test_logout_leaves_no_row(engine: str, client: Client, alice: Any) -> None:
     log_in(client, "alice")
-    assert SessionRecord.objects.filter(session_key=cookie_key(client)).exists()
+    assert SessionRecord.objects.filter(session_key=indexed(cookie_key(client))).exists()
 
     response = client.post("/admin/logout/")
 
@@ -85,7 +86,8 @@ def test_login_as_a_then_b_in_the_same_browser_leaves_one_row_owned_by_b(
 
     record = SessionRecord.objects.get()
     assert record.user_id == bob.pk
-    assert record.session_key == cookie_key(client) != alice_key
+    assert cookie_key(client) != alice_key
+    assert record.session_key == indexed(cookie_key(client)) != indexed(alice_key)
     assert client.session[SESSION_KEY] == str(bob.pk)
 
 

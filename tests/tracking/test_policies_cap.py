@@ -25,6 +25,7 @@ from django.utils import timezone
 from sessions_panel.models import AuditEntry, SessionRecord, short_id_for
 from sessions_panel.termination import policy
 from sessions_panel.tracking import policies, revocation
+from tests.keys import indexed
 from tests.policy_support import (
     PASSWORD,
     idle_for,
@@ -85,7 +86,7 @@ def test_a_login_over_the_cap_ends_the_oldest_session(
     killed_signals: list[dict[str, Any]],  # noqa: F811
 ) -> None:
     clients = [login_client("alice") for _ in range(CAP)]
-    assert sessions_of(alice) == {key for _, key in clients}
+    assert sessions_of(alice) == {indexed(key) for _, key in clients}
     assert policy_entries() == []
 
     newest, newest_key = login_client("alice")
@@ -94,12 +95,12 @@ def test_a_login_over_the_cap_ends_the_oldest_session(
     assert whoami(first) == b""
     assert [whoami(c) for c, _ in clients[1:]] == [b"alice", b"alice"]
     assert whoami(newest) == b"alice"
-    assert sessions_of(alice) == {key for _, key in clients[1:]} | {newest_key}
+    assert sessions_of(alice) == {indexed(key) for _, key in clients[1:]} | {indexed(newest_key)}
     [entry] = policy_entries()
     assert entry.reason == "over the cap of 3"
     assert entry.detail == "user alice: a login beyond the cap ended the oldest sessions"
     assert (entry.requested, entry.killed) == (1, 1)
-    assert entry.short_ids == [short_id_for(first_key)]
+    assert entry.short_ids == [short_id_for(indexed(first_key))]
     assert [s["scope"] for s in killed_signals] == [AuditEntry.SCOPE_POLICY]
 
 
@@ -190,7 +191,7 @@ def test_refuse_sends_the_admin_login_back_to_its_form_with_the_reason(
     assert REFUSED in form.content.decode()
     assert whoami(late) == b""
     assert all(whoami(c) == b"alice" for c, _ in clients)
-    assert sessions_of(alice) == {key for _, key in clients}
+    assert sessions_of(alice) == {indexed(key) for _, key in clients}
     [entry] = policy_entries()
     assert entry.reason == "login refused: over the cap of 3"
     assert entry.detail == "user alice: login refused"
@@ -228,7 +229,7 @@ def test_dead_sessions_never_hold_a_login_back(
     }
     clients = [login_client("alice") for _ in range(CAP)]
     idle_for(clients[0][1], 1801)
-    revocation.revoke_key(clients[1][1])  # killed; the row and data still there
+    revocation.revoke_key(indexed(clients[1][1]))  # killed; the row and data still there
 
     late, _ = login_client("alice")
 
@@ -380,7 +381,7 @@ def test_the_lock_is_the_databases(end_oldest: int) -> None:
 
 def test_expired_sessions_never_count(engine: str, refuse: int, alice: Any) -> None:
     clients = [login_client("alice") for _ in range(CAP)]
-    SessionRecord.objects.filter(session_key=clients[0][1]).update(
+    SessionRecord.objects.filter(session_key=indexed(clients[0][1])).update(
         expiry=timezone.now() - timedelta(seconds=1)
     )
     late, _ = login_client("alice")

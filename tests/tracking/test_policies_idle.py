@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sessions_panel.models import AuditEntry, SessionRecord, short_id_for
+from tests.keys import indexed
 from tests.policy_support import (
     PASSWORD,
     idle_for,
@@ -86,13 +87,13 @@ def test_a_session_unused_past_the_timeout_is_refused_dropped_and_recorded(
     assert entry.reason == "idle 31 min (limit 30 min)"
     assert entry.detail == "refused on its next request"
     assert (entry.requested, entry.killed, entry.failed) == (1, 1, 0)
-    assert entry.short_ids == [short_id_for(key)]
+    assert entry.short_ids == [short_id_for(indexed(key))]
     assert entry.user_ids == [str(alice.pk)]
     assert entry.actor is None
     [signal] = killed_signals
     assert signal["scope"] == AuditEntry.SCOPE_POLICY
     assert signal["reason"] == entry.reason
-    assert signal["short_ids"] == [short_id_for(key)]
+    assert signal["short_ids"] == [short_id_for(indexed(key))]
     assert signal["audit"] == entry
 
 
@@ -153,7 +154,7 @@ def test_a_session_the_index_has_not_timed_yet_is_not_idle(
 ) -> None:
     """A row from before ``seen`` was kept: its next "last seen" write times it."""
     key = make_session(user=alice).session_key
-    SessionRecord.objects.filter(session_key=key).update(seen=None)
+    SessionRecord.objects.filter(session_key=indexed(key)).update(seen=None)
 
     assert load(store_class, key)[1][SESSION_KEY] == str(alice.pk)
 
@@ -244,7 +245,7 @@ def test_prune_purges_idle_sessions_nobody_comes_back_for(
     # A row from before "seen" was kept, idle by its "last seen": purged too.
     untimed = make_session().session_key
     idle_for(untimed, idle + 120)
-    SessionRecord.objects.filter(session_key=untimed).update(seen=None)
+    SessionRecord.objects.filter(session_key=indexed(untimed)).update(seen=None)
     gone.append(untimed)
 
     call_command("prune", stdout=io.StringIO())
@@ -257,7 +258,7 @@ def test_prune_purges_idle_sessions_nobody_comes_back_for(
     assert entry.reason == "idle over 30 min"
     assert entry.detail == "purged by manage.py prune"
     assert entry.killed == 3
-    assert sorted(entry.short_ids) == sorted(short_id_for(k) for k in gone)
+    assert sorted(entry.short_ids) == sorted(short_id_for(indexed(k)) for k in gone)
     assert [s["scope"] for s in killed_signals] == [AuditEntry.SCOPE_POLICY]
 
 

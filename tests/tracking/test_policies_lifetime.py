@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from sessions_panel.models import AuditEntry, SessionRecord, short_id_for
+from tests.keys import indexed
 from tests.policy_support import (
     PASSWORD,
     idle_for,
@@ -81,7 +82,7 @@ def test_a_session_older_than_its_lifetime_is_refused_however_active(
     [entry] = policy_entries()
     assert entry.reason == "older than 12 h since login"
     assert entry.user_ids == [str(alice.pk)]
-    assert entry.short_ids == [short_id_for(key)]
+    assert entry.short_ids == [short_id_for(indexed(key))]
     assert [s["scope"] for s in killed_signals] == [AuditEntry.SCOPE_POLICY]
     assert whoami(client) == b""
     assert len(policy_entries()) == 1
@@ -199,7 +200,7 @@ def test_a_session_with_no_time_at_all_counts_as_older_than_the_lifetime(
     engine: str, lifetime: int, store_class: StoreClass, make_session: Any, alice: Any
 ) -> None:
     key = make_session(user=alice).session_key
-    SessionRecord.objects.filter(session_key=key).update(issued=None, logged_in=None)
+    SessionRecord.objects.filter(session_key=indexed(key)).update(issued=None, logged_in=None)
     assert load(store_class, key) == {}
     assert policy_entries()[0].reason == "login time unknown (lifetime 12 h)"
 
@@ -208,7 +209,7 @@ def test_the_lifetime_is_off_by_default(
     engine: str, store_class: StoreClass, make_session: Any, alice: Any
 ) -> None:
     key = make_session(user=alice).session_key
-    SessionRecord.objects.filter(session_key=key).update(issued=None, logged_in=None)
+    SessionRecord.objects.filter(session_key=indexed(key)).update(issued=None, logged_in=None)
     assert load(store_class, key)[SESSION_KEY] == str(alice.pk)
 
 
@@ -246,4 +247,4 @@ def test_prune_purges_sessions_past_their_lifetime(
     assert row(young) is not None and row(guest) is not None
     [entry] = policy_entries()
     assert entry.reason == "older than 12 h since login"
-    assert entry.short_ids == [short_id_for(old)]
+    assert entry.short_ids == [short_id_for(indexed(old))]

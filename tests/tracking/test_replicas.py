@@ -16,6 +16,7 @@ from django.db import connections
 
 from sessions_panel import termination
 from sessions_panel.models import SessionRecord
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,7 +77,7 @@ def test_a_session_killed_on_the_primary_is_refused_while_the_replica_lags(
     alice = django_user_model.objects.create_user("alice")
     victim = make_session(user=alice)
     lagging_replica.freeze()  # still holds the session, and no revocation
-    record = SessionRecord.objects.using("default").get(session_key=victim.session_key)
+    record = SessionRecord.objects.using("default").get(session_key=indexed(victim))
     if how == "one":
         result = termination.kill_session(record.handle)
     elif how == "user":

@@ -28,6 +28,7 @@ from sessions_panel.tracking import client as client_module
 from sessions_panel.tracking import revocation
 from sessions_panel.tracking.client import clean_user_agent
 from sessions_panel.tracking.index_writer import recently_seen
+from tests.keys import indexed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_probe")]
 
@@ -94,7 +95,7 @@ def test_database_engines_refuse_a_killed_session_in_the_one_load_statement(
     assert len(queries) == 1
 
     if kill == "key":
-        revocation.revoke_key(victim.session_key)
+        revocation.revoke_key(indexed(victim) or "")
     elif kill == "user":
         revocation.revoke_user(alice.pk)
     else:
@@ -109,7 +110,7 @@ def test_a_session_the_index_does_not_know_still_meets_its_users_epoch(
     db_engines: str, store_class: StoreClass, make_session: Any, alice: Any
 ) -> None:
     victim = make_session(user=alice)
-    SessionRecord.objects.filter(session_key=victim.session_key).delete()
+    SessionRecord.objects.filter(session_key=indexed(victim)).delete()
     revocation.revoke_user(alice.pk)
     data, queries = fresh_load(store_class, victim.session_key)
     assert data == {}
@@ -123,7 +124,7 @@ def test_an_index_naming_another_user_neither_kills_nor_spares_the_session(
     """The user's epoch is read for the user the index names; the data decides whose
     epoch applies, so a stale index row can neither end nor save a session."""
     victim = make_session(user=alice)
-    SessionRecord.objects.filter(session_key=victim.session_key).update(user=bob)
+    SessionRecord.objects.filter(session_key=indexed(victim)).update(user=bob)
 
     revocation.revoke_user(bob.pk)
     data, _ = fresh_load(store_class, victim.session_key)
@@ -138,7 +139,7 @@ def test_a_guest_session_ignores_the_epoch_of_the_user_its_index_row_names(
     db_engines: str, store_class: StoreClass, make_session: Any, bob: Any
 ) -> None:
     guest = make_session(cart=["book"])
-    SessionRecord.objects.filter(session_key=guest.session_key).update(user=bob)
+    SessionRecord.objects.filter(session_key=indexed(guest)).update(user=bob)
     revocation.revoke_user(bob.pk)
     data, queries = fresh_load(store_class, guest.session_key)
     assert data == {"cart": ["book"]}
@@ -201,7 +202,7 @@ def test_a_write_still_records_the_client_and_application(
 ) -> None:
     client, key = logged_in()
     client.get("/probe/auth-done/", REMOTE_ADDR="198.51.100.9", HTTP_USER_AGENT="Probe/1.0")
-    record = SessionRecord.objects.get(session_key=key)
+    record = SessionRecord.objects.get(session_key=indexed(key))
     assert (record.ip, record.user_agent) == ("198.51.100.9", "Probe/1.0")
     assert record.application == "Authentication and Authorization"
     assert "client" in work_counter
@@ -212,7 +213,7 @@ def test_a_new_user_agent_is_written_at_once(engine: str, alice: Any) -> None:
     client, key = logged_in()
     client.get("/probe/whoami/")
     client.get("/probe/whoami/", HTTP_USER_AGENT="curl/8.5.0")
-    assert SessionRecord.objects.get(session_key=key).user_agent == "curl/8.5.0"
+    assert SessionRecord.objects.get(session_key=indexed(key)).user_agent == "curl/8.5.0"
 
 
 def test_new_raw_headers_that_mean_the_same_client_write_nothing(
@@ -234,10 +235,10 @@ def test_a_settings_change_is_seen_on_the_next_request(
 ) -> None:
     client, key = logged_in()
     client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.77")
-    assert SessionRecord.objects.get(session_key=key).ip == "198.51.100.77"
+    assert SessionRecord.objects.get(session_key=indexed(key)).ip == "198.51.100.77"
     settings.SESSIONS_PANEL = {"IP_STORAGE": "truncated"}
     client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.77")
-    assert SessionRecord.objects.get(session_key=key).ip == "198.51.100.0"
+    assert SessionRecord.objects.get(session_key=indexed(key)).ip == "198.51.100.0"
 
 
 def test_a_process_that_forgot_the_session_compares_with_the_index(engine: str, alice: Any) -> None:
@@ -247,7 +248,7 @@ def test_a_process_that_forgot_the_session_compares_with_the_index(engine: str, 
     with CaptureQueriesContext(connection) as context:
         client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.78")
     assert any(q["sql"].startswith("UPDATE") for q in context.captured_queries)
-    assert SessionRecord.objects.get(session_key=key).ip == "198.51.100.78"
+    assert SessionRecord.objects.get(session_key=indexed(key)).ip == "198.51.100.78"
 
 
 # -- user agent cleaning ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.backends import signed_cookies
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -39,6 +40,11 @@ class Command(BaseCommand):
             added, seen = self._from_database(store, batch_size)
         elif hasattr(store, "_get_storage_path"):
             added, seen = self._from_files(store, batch_size)
+        elif issubclass(store, signed_cookies.SessionStore):
+            raise CommandError(
+                "Signed-cookie sessions live in the browsers, not on the server; they are "
+                "indexed on their next request instead."
+            )
         else:
             raise CommandError(
                 "The cache engine cannot list its sessions; they are indexed on their "

@@ -40,6 +40,7 @@ from django.utils.translation import gettext
 from sessions_panel.backends.tracked import TrackedSessionMixin
 from sessions_panel.models import SeenAddress, SessionRecord
 from sessions_panel.tracking.client import ClientInfo
+from sessions_panel.tracking.keys import index_key
 
 # Documentation ranges only (RFC 5737, RFC 3849): a re-run clears exactly these guests.
 DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
@@ -277,7 +278,7 @@ class Command(BaseCommand):
             session.set_expiry(expiry)
         session.create()
         seen = timezone.now() - timedelta(minutes=self._rng.randrange(0, 90))
-        SessionRecord.objects.filter(session_key=session.session_key).update(
+        SessionRecord.objects.filter(session_key=index_key(session)).update(
             last_seen=seen,
             created=seen - timedelta(minutes=self._rng.randrange(1, 240)),
         )

@@ -26,8 +26,8 @@ def configuration_message() -> str | None:
         return _(
             "This site runs the session engine %(engine)s, which the panel does not track: "
             "the list may be out of date, and ending sessions is disabled. Use "
-            "sessions_panel.backends.db, .cached_db, .cache or .file (check "
-            "sessions_panel.E001)."
+            "sessions_panel.backends.db, .cached_db, .cache, .file or .signed_cookies "
+            "(check sessions_panel.E001)."
         ) % {"engine": settings.SESSION_ENGINE}
     if problem == "middleware":
         return _(

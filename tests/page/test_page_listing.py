@@ -95,7 +95,13 @@ def test_ip_badge_is_a_masked_toggle_button(admin_client, people):
         '<span class="sp-ip-value">203.0.113.50</span></button></td>'
     ) in row
     assert "aria-pressed" not in row and "aria-labelledby" not in row
-    assert html.count('<span id="sp-ip-label" hidden>IP address, hidden, press to show</span>') == 1
+    assert (
+        html.count(
+            '<span id="sp-ip-label" hidden><span id="sp-ip-word">IP address</span>, '
+            "hidden, press to show</span>"
+        )
+        == 1
+    )
     assert row_cells(row)[people["bob"].handle]["ip"] == "203.0.113.50"
 
 

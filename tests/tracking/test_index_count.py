@@ -14,6 +14,7 @@ from django.utils import timezone
 from sessions_panel import termination
 from sessions_panel.models import IndexCount, SessionRecord
 from sessions_panel.tracking import index_count, index_writer
+from tests.keys import indexed
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def test_creating_and_ending_sessions_keeps_the_count_exact_without_a_scan(
         counted = badge()
     assert counted == 7 == exact()
     assert not any(SCAN in query["sql"] for query in captured)
-    termination.kill_session(SessionRecord.objects.get(session_key=sessions[0].session_key).handle)
+    termination.kill_session(SessionRecord.objects.get(session_key=indexed(sessions[0])).handle)
     assert badge() == 6 == exact()
     termination.kill_user(bob)
     assert badge() == 3 == exact()

@@ -276,7 +276,7 @@ def test_a_request_from_a_new_ip_writes_once_and_records_the_address(
         assert response.content == b"alice"
 
     assert writes(context) == 1
-    assert SessionRecord.objects.get(session_key=key).ip == "198.51.100.23"
+    assert SessionRecord.objects.get(session_key=indexed(key)).ip == "198.51.100.23"
     assert SeenAddress.objects.filter(user=alice, ip="198.51.100.23").exists()
     # Back to the first address: one write again, and its history entry is refreshed.
     first = SeenAddress.objects.get(user=alice, ip="127.0.0.1")

@@ -191,8 +191,6 @@ def kill_label_attributes() -> SafeString:
 KILL_FORM = "sp-kill-form"
 #: The IP cell's class for an IPv4 address.
 V4 = ' class="sp-ip-v4"'
-#: The id of the list's one name for a blurred IP badge (``results.html``).
-IP_LABEL = "sp-ip-label"
 
 
 def render_rows(

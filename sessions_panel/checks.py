@@ -140,6 +140,9 @@ def _invalid_value(name: str, value: Any) -> str | None:
     ):
         if not isinstance(value, bool):
             return "True or False"
+    elif name == "REVOCATION_CACHE":
+        if value is not None and not isinstance(value, bool):
+            return "None (when the session cache is shared), True or False"
     elif name == "ACCOUNT_BASE_TEMPLATE":
         if not isinstance(value, str) or not value:
             return "a template name"

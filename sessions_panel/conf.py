@@ -84,6 +84,11 @@ DEFAULTS: Mapping[str, Any] = {
     # Who may still sign in during a site lockdown: superusers (None), or the members
     # of the group of this name (and only they: superusers outside it are refused too).
     "LOCKDOWN_ALLOW_GROUP": None,
+    # Keep each session's revocation state in the session cache, so the cache engines
+    # serve a request without a database round trip (see
+    # sessions_panel.tracking.revocation_cache): None keeps it when that cache is Redis
+    # or Memcached (shared by every app server), True always, False never.
+    "REVOCATION_CACHE": None,
 }
 
 
@@ -233,6 +238,11 @@ class Settings:
     def LOCKDOWN_ALLOW_GROUP(self) -> str | None:
         value = get("LOCKDOWN_ALLOW_GROUP")
         return str(value) if value else None
+
+    @property
+    def REVOCATION_CACHE(self) -> bool | None:
+        value = get("REVOCATION_CACHE")
+        return None if value is None else bool(value)
 
 
 conf = Settings()

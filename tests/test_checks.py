@@ -202,3 +202,18 @@ def test_a_lockdown_allow_group_that_is_no_group_name_is_e007(settings, value):
 def test_a_lockdown_allow_group_of_none_or_a_name_passes(settings, value):
     settings.SESSIONS_PANEL = {"LOCKDOWN_ALLOW_GROUP": value}
     assert panel_ids() == []
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, "auto"])
+def test_a_revocation_cache_that_is_not_none_or_a_boolean_is_e007(settings, value):
+    settings.SESSIONS_PANEL = {"REVOCATION_CACHE": value}
+    messages = [m for m in run_checks() if m.id == "sessions_panel.E007"]
+    assert len(messages) == 1
+    assert "'REVOCATION_CACHE'" in messages[0].msg
+    assert panel_ids() == ["sessions_panel.E007"]
+
+
+@pytest.mark.parametrize("value", [None, True, False])
+def test_a_revocation_cache_of_none_or_a_boolean_passes(settings, value):
+    settings.SESSIONS_PANEL = {"REVOCATION_CACHE": value}
+    assert panel_ids() == []

@@ -11,13 +11,13 @@ from django.contrib.sessions.backends import cached_db
 from django.core.cache import caches
 
 from sessions_panel.backends.dbload import OneStatementLoad
-from sessions_panel.backends.tracked import TrackedSessionMixin
+from sessions_panel.backends.tracked import CachedStateLoad, TrackedSessionMixin
 from sessions_panel.tracking import index_writer
 
 logger = logging.getLogger("sessions_panel")
 
 
-class SessionStore(TrackedSessionMixin, OneStatementLoad, cached_db.SessionStore):
+class SessionStore(TrackedSessionMixin, CachedStateLoad, OneStatementLoad, cached_db.SessionStore):
     def _store_load(self) -> dict[str, Any]:
         """Django's ``load``, except that an unreachable cache falls back to the database.
 
@@ -26,7 +26,7 @@ class SessionStore(TrackedSessionMixin, OneStatementLoad, cached_db.SessionStore
         """
         cache = caches[settings.SESSION_CACHE_ALIAS]
         try:
-            data = cache.get(self.cache_key)
+            data = self._cache_load(cache)
         except Exception:
             data = None
         if data is not None:

@@ -19,9 +19,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
+from django.core.cache import BaseCache, caches
 
-from sessions_panel.tracking import index_writer, revocation
+from sessions_panel.tracking import index_writer, revocation, revocation_cache
 from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
 
 if TYPE_CHECKING:
@@ -46,16 +48,20 @@ class TrackedSessionMixin(_Base):
     _stored_expiry: datetime | None = None
     #: Revocation state the engine read together with the session, if it could.
     _known: revocation.Known | None = None
+    #: The cache engines: the generation under which a state this load reads from the
+    #: database is kept for the next (``None``: nothing to keep; see
+    #: :mod:`sessions_panel.tracking.revocation_cache`).
+    _generation: str | None = None
 
     # -- load: refuse what was killed ------------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        self._known = None
+        self._forget_state()
         try:
             data = self._store_load()
-            known = self._known
+            known, generation = self._known, self._generation
         finally:
-            self._known = None
+            self._forget_state()
         for legacy in LEGACY_KEYS:
             data.pop(legacy, None)
         key = self._loaded_key()
@@ -64,6 +70,8 @@ class TrackedSessionMixin(_Base):
         user_id = index_writer.user_id_from(data)
         why, state = revocation.verdict(key, user_id, known, policies=True)
         if why is None:
+            if generation is not None:
+                revocation_cache.keep(self._state_cache(), generation, state)
             return data
         if why in revocation.POLICIES:
             # Ended by a session policy, here and now: on the record like a kill.
@@ -77,9 +85,17 @@ class TrackedSessionMixin(_Base):
     async def aload(self) -> dict[str, Any]:
         return await sync_to_async(self.load)()
 
+    def _forget_state(self) -> None:
+        """What a load read besides the data is for that load alone."""
+        self._known = self._generation = None
+
     def _store_load(self) -> dict[str, Any]:
         """The engine's own load; an engine may replace it (see ``cached_db``)."""
         return super().load()
+
+    def _state_cache(self) -> BaseCache:
+        """The cache a cache engine keeps revocation states in: its own."""
+        return caches[settings.SESSION_CACHE_ALIAS]
 
     def _loaded_key(self) -> str | None:
         """The index's key for the session just loaded (``None``: the store did not
@@ -213,3 +229,24 @@ class TrackedSessionMixin(_Base):
     def stored_expiry(self) -> datetime:
         """When the store will drop this session; asked only when indexing it late."""
         return self._stored_expiry or self.get_expiry_date()
+
+
+class CachedStateLoad(_Base):
+    """For the cache engines: read the session and its kept revocation state together."""
+
+    cache_key: str
+    _known: revocation.Known | None
+    _generation: str | None
+
+    def _cache_load(self, cache: BaseCache) -> Any:
+        """The session data in ``cache`` (``None`` if absent), one round trip; sets
+        ``_known`` from a kept state, or ``_generation`` to keep the one read next."""
+        key = self._session_key
+        if key is None or not revocation_cache.applies(cache):
+            return cache.get(self.cache_key)
+        data, known, generation = revocation_cache.read(cache, self.cache_key, key)
+        if known is not None:
+            self._known = known
+        else:
+            self._generation = generation
+        return data

@@ -241,12 +241,28 @@ def _raise(using: str, kind: str, target: str, expires: datetime | None) -> floa
     with connection.cursor() as cursor:
         cursor.execute(sql, [kind, target, *now_params, expires_value])
         (value,) = cursor.fetchone()
+    _invalidate_kept(using)
     return float(value)
+
+
+def _invalidate_kept(using: str) -> None:
+    """Make every state the session cache keeps stale once this revocation commits
+    (at once outside a transaction: it has).
+
+    Inside a transaction, now as well: a state kept between the two is stale after
+    the second, and a transaction whose end is not a commit this process sees (a
+    test's, an outer ``atomic`` the caller owns) still drops the states it must."""
+    from sessions_panel.tracking import revocation_cache
+
+    if connections[using].in_atomic_block:
+        revocation_cache.invalidate()
+    transaction.on_commit(revocation_cache.invalidate, using=using)
 
 
 def _raise_portably(using: str, kind: str, target: str, expires: datetime | None) -> float:
     """:func:`_raise` for other vendors: a locked read, then a write."""
     with transaction.atomic(using=using):
+        _invalidate_kept(using)
         now = clock.now(using)
         row = (
             Revocation.objects.using(using)
@@ -304,6 +320,7 @@ def revoke_keys(session_keys: list[str], expiry: datetime | None = None) -> None
         unique_fields=["kind", "target"],
         update_fields=["expires"],
     )
+    _invalidate_kept(primary())
 
 
 def revoke_user(user_id: Any, keep_key: str | None = None) -> float:

@@ -91,7 +91,7 @@ def test_a_search_nothing_can_match_runs_no_session_query(make_session):
 
 
 def test_address_like_search_skips_the_user_table_but_still_finds_addresses(
-    make_session, django_user_model, django_assert_num_queries
+    make_session, django_user_model
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -99,8 +99,9 @@ def test_address_like_search_skips_the_user_table_but_still_finds_addresses(
     user = django_user_model.objects.create_user("ops.10.0", email="ops@example.com")
     make_session(user=user, ip="10.0.0.9", application="")
     search.application_names()
-    with django_assert_num_queries(0):  # no user lookup: the condition is built in Python
+    with CaptureQueriesContext(connection) as queries:  # no user lookup
         condition = search.condition("10.0")
+    assert not any("usersearchtext" in q["sql"] or "auth_user" in q["sql"] for q in queries)
     assert SessionRecord.objects.filter(condition).count() == 1
     with CaptureQueriesContext(connection) as queries:  # a word does look among users
         search.condition("ops")

@@ -116,6 +116,19 @@ def test_a_crowded_address_prefix_walks_the_last_seen_index(crowd, monkeypatch):
 
 
 @sqlite_only
+@pytest.mark.parametrize("q", ["2001:db8:", "20.0."])
+def test_a_crowded_network_prefix_walks_the_last_seen_index(crowd, monkeypatch, q):
+    """A network's prefix can be a crowd too (one operator's customers): 6 of 16 here."""
+    found = search.branches(q)
+    ip_page = next(b for b in found if "ip__" in str(b))
+    assert "ip__startswith" in str(ip_page)
+    assert "sessions_pa_seen_idx" in plan(page_query(ip_page))
+    assert "TEMP B-TREE" not in plan(page_query(ip_page))
+    monkeypatch.setattr(search, "WALK_SHARE", 1.1)
+    assert "ip__gte" in str(next(b for b in search.branches(q) if "ip__" in str(b)))
+
+
+@sqlite_only
 def test_a_few_matching_users_are_read_by_the_user_index(crowd):
     (users,) = search.branches("user3")
     found = plan(page_query(users))

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.formats import date_format as localized_date
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -84,30 +85,56 @@ class Labels:
         )
 
 
+#: Format characters that show more than the minute (seconds, their fractions, or a
+#: whole timestamp): a format holding one is worked out for each value.
+_FINER_THAN_MINUTES = frozenset("sucrvU")
+
+
+class _DateTexts:
+    """Localized date texts for one page, each worked out once per minute it shows.
+
+    Django's ``date_format`` parses the format and translates month and "p.m." names
+    on every call: two or three per row, a sixth of a page's time. The rows of page 1
+    were mostly seen in the same few minutes, and a format without seconds says the
+    same for every moment of a minute (the escape ``\\s`` counts as seconds here: a
+    miss, never a wrong text).
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, datetime], str] = {}
+        self._exact: dict[str, bool] = {}
+
+    def __call__(self, value: datetime, name: str) -> str:
+        exact = self._exact.get(name)
+        if exact is None:
+            exact = self._exact[name] = bool(_FINER_THAN_MINUTES & set(get_format(name)))
+        key = (name, value if exact else value.replace(second=0, microsecond=0))
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = localized_date(value, name)
+        return text
+
+
 def _local(value: datetime) -> datetime:
     return timezone.localtime(value) if timezone.is_aware(value) else value
 
 
-def _moment(value: datetime, today: Any) -> str:
+def _moment(value: datetime, today: Any, dates: _DateTexts) -> str:
     """A ``<time>`` element: the clock time today, else the short date and time."""
     local = _local(value)
-    text = (
-        localized_date(local, "TIME_FORMAT")
-        if local.date() == today
-        else localized_date(local, "SHORT_DATETIME_FORMAT")
-    )
+    text = dates(local, "TIME_FORMAT" if local.date() == today else "SHORT_DATETIME_FORMAT")
     return (
         f'<time datetime="{escape(date_format(local, "c"))}" '
-        f'title="{escape(localized_date(local, "DATETIME_FORMAT"))}">{escape(text)}</time>'
+        f'title="{escape(dates(local, "DATETIME_FORMAT"))}">{escape(text)}</time>'
     )
 
 
-def _policy_ends(row: Row, labels: Labels, today: Any) -> str:
+def _policy_ends(row: Row, labels: Labels, today: Any, dates: _DateTexts) -> str:
     """When a session policy ends the session, if before its expiry: a moment, never a
     countdown, so the row stays the same while time passes (``freshness``)."""
     parts = [
         f' <span class="sp-policy-end sp-policy-{kind}">'
-        f"{label % {'time': _moment(moment, today)}}</span>"
+        f"{label % {'time': _moment(moment, today, dates)}}</span>"
         for kind, moment, label in (
             ("idle", row.idle_out, labels.idle_out),
             ("lifetime", row.lifetime_end, labels.lifetime_end),
@@ -221,6 +248,7 @@ def render_rows(
     )
     parts: list[str] = []
     today = _local(timezone.now()).date()
+    dates = _DateTexts()
     for row in rows:
         expiry = _local(row.expiry)
         if not can_kill:
@@ -234,9 +262,7 @@ def render_rows(
         # row, and the live refresh could never answer "unchanged" (freshness.py).
         seen = _local(row.last_seen)
         seen_text = escape(
-            localized_date(seen, "TIME_FORMAT")
-            if seen.date() == today
-            else localized_date(seen, "SHORT_DATETIME_FORMAT")
+            dates(seen, "TIME_FORMAT" if seen.date() == today else "SHORT_DATETIME_FORMAT")
         )
         parts.append(
             f'<tr class="sp-row{" sp-current" if row.is_current else ""}" '
@@ -246,8 +272,8 @@ def render_rows(
             f"{escape(row.application or '—')}</td>"
             f'<td data-label="{labels.last_seen}">{seen_text}</td>'
             f'<td data-label="{labels.expires}">'
-            f'<span class="sp-when">{escape(localized_date(expiry, "DATETIME_FORMAT"))}</span> '
-            f'<span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today)}'
+            f'<span class="sp-when">{escape(dates(expiry, "DATETIME_FORMAT"))}</span> '
+            f'<span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today, dates)}'
             "</td>"
             f"<td>{status[row.is_authenticated]}</td>"
             # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).

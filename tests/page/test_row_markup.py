@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -147,3 +147,76 @@ def test_own_row_says_killing_it_logs_you_out():
     )
     assert (other_cells["short-id"], other_cells["user"]) == ("abc123", "bob")
     assert own_cells["short-id"] == "abc123"
+
+
+# -- dates: worked out once per minute shown ---------------------------------------------
+
+_LANGUAGES = ["en", "de", "fr", "ja", "ar", "ru"]
+_FORMATS = ["TIME_FORMAT", "SHORT_DATETIME_FORMAT", "DATETIME_FORMAT"]
+
+
+def test_a_page_formats_each_minute_once(monkeypatch):
+    """Fifty rows seen within one minute: one call of Django's formatter per format."""
+    from datetime import datetime
+
+    calls: list[str] = []
+    from django.utils.formats import date_format as real
+
+    def counting(value, name):
+        calls.append(name)
+        return real(value, name)
+
+    monkeypatch.setattr(row_markup, "localized_date", counting)
+    dates = row_markup._DateTexts()
+    start = datetime(2026, 11, 30, 16, 5, 0, tzinfo=UTC)
+    texts = {dates(start + timedelta(seconds=n), "DATETIME_FORMAT") for n in range(50)}
+    assert len(texts) == 1 and calls == ["DATETIME_FORMAT"]
+    dates(start + timedelta(minutes=1), "DATETIME_FORMAT")
+    assert len(calls) == 2
+
+
+def test_a_format_showing_seconds_is_worked_out_for_each_value(monkeypatch):
+    from datetime import datetime
+
+    monkeypatch.setattr(row_markup, "get_format", lambda name: "H:i:s")
+    monkeypatch.setattr(
+        row_markup, "localized_date", lambda value, name: value.strftime("%H:%M:%S")
+    )
+    dates = row_markup._DateTexts()
+    start = datetime(2026, 11, 30, 16, 5, 0, tzinfo=UTC)
+    assert dates(start, "TIME_FORMAT") == "16:05:00"
+    assert dates(start + timedelta(seconds=7), "TIME_FORMAT") == "16:05:07"
+
+
+def test_the_kept_date_texts_are_djangos_in_every_language():
+    """Property: whatever the moments and their order, each text is the one Django's
+    ``date_format`` gives for that very moment, in each language's formats."""
+    from datetime import datetime
+
+    from django.utils import translation
+    from django.utils.formats import date_format
+    from hypothesis import given
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis import strategies as st
+
+    moments = st.lists(
+        st.datetimes(
+            min_value=datetime(2000, 1, 1),
+            max_value=datetime(2100, 1, 1),
+            timezones=st.just(UTC),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+
+    @hypothesis_settings(max_examples=60, deadline=None)
+    @given(moments, st.sampled_from(_LANGUAGES))
+    def check(values, language):
+        with translation.override(language):
+            dates = row_markup._DateTexts()
+            for value in values + [v.replace(second=59) for v in values]:
+                local = timezone.localtime(value)
+                for name in _FORMATS:
+                    assert dates(local, name) == date_format(local, name)
+
+    check()

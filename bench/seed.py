@@ -423,7 +423,9 @@ def seed(n: int, *, seed: int = 20261127, log: Callable[[str], None] = print) ->
                     "last_seen": records.when(last_seen),
                     "expiry": records.when(expiry),
                     "initial_ip": initial_ip,
-                    "initial_user_agent": initial_ua,
+                    # NULL while it repeats the current one, as the panel writes it
+                    # (sessions_panel/tracking/first_user_agent.py).
+                    "initial_user_agent": None if initial_ua == user_agent else initial_ua,
                     "issued": created.timestamp(),
                 }
                 record_rows.append(tuple(values[a] for a in record_known) + extra_values)

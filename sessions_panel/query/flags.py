@@ -235,7 +235,7 @@ def filter_rows(rows: QuerySet[SessionRecord], code: str) -> QuerySet[SessionRec
             ~Q(ip=F("initial_ip"))
             | Q(ip__isnull=True, initial_ip__isnull=False)
             | Q(ip__isnull=False, initial_ip__isnull=True)
-            | ~Q(user_agent=F("initial_user_agent"))
+            | (Q(initial_user_agent__isnull=False) & ~Q(user_agent=F("initial_user_agent")))
         )
     return rows
 

@@ -15,8 +15,10 @@ it itself on a change too (:func:`kept_by_database`).
 
 from __future__ import annotations
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sessions_panel.tracking import triggers
 
 VENDORS = ("sqlite", "postgresql")
 
@@ -95,14 +97,8 @@ def uninstall_sql(connection: BaseDatabaseWrapper) -> list[str]:
 
 
 def install(using: str) -> None:
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for statement in install_sql(connection):
-            cursor.execute(statement)
+    triggers.execute(using, install_sql)
 
 
 def uninstall(using: str) -> None:
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for statement in uninstall_sql(connection):
-            cursor.execute(statement)
+    triggers.execute(using, uninstall_sql)

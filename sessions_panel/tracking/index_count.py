@@ -24,6 +24,8 @@ from datetime import datetime
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from sessions_panel.tracking import triggers
+
 #: Rows the PostgreSQL triggers spread the total over (by backend process).
 SLOTS = 8
 #: Expired rows counted before giving up on the counter (``prune`` clears them).
@@ -101,17 +103,12 @@ def install(using: str) -> None:
     connection = connections[using]
     if connection.vendor not in VENDORS:
         return
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for statement in install_sql(connection):
-            cursor.execute(statement)
+    triggers.execute(using, install_sql)
     reconcile(using)
 
 
 def uninstall(using: str) -> None:
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for statement in uninstall_sql(connection):
-            cursor.execute(statement)
+    triggers.execute(using, uninstall_sql)
 
 
 def reconcile(using: str) -> None:

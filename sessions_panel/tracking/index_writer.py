@@ -21,7 +21,7 @@ from django.db import router
 from django.utils import timezone
 
 from sessions_panel.models import SeenAddress, SessionRecord, short_id_for, sweep_epoch
-from sessions_panel.tracking import address_history, index_count, revocation
+from sessions_panel.tracking import address_history, first_user_agent, index_count, revocation
 from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
 from sessions_panel.tracking.clock import DatabaseNow
 
@@ -137,7 +137,11 @@ def upsert(
         # "Last seen" by the database's clock, for IDLE_TIMEOUT (one clock decides).
         seen=DatabaseNow(),
         initial_ip=metadata.get("ip"),
-        initial_user_agent=metadata.get("user_agent", ""),
+        # The same as ``user_agent``: NULL says so where the database keeps it
+        # (first_user_agent), the value itself elsewhere.
+        initial_user_agent=(
+            None if first_user_agent.kept_by_database() else metadata.get("user_agent", "")
+        ),
         **metadata,
     )
     SessionRecord.objects.bulk_create(
@@ -285,7 +289,8 @@ def touch(
         recently_seen.remember(session_key, client, age=age.total_seconds())
         return False
     values = _metadata(info)
-    if info is not None and initial_ip is None and not initial_user_agent:
+    started_with = user_agent if initial_user_agent is None else initial_user_agent
+    if info is not None and initial_ip is None and not started_with:
         # Indexed with no client at all (backfill, a session made outside a request):
         # the first client seen is what it started with, not a change of client.
         values.update(initial_ip=info.ip, initial_user_agent=info.user_agent)

@@ -14,8 +14,11 @@ session) writes a new random generation once its transaction commits
 under is still the current one. A request that read its state before a kill and keeps
 it after finds it stale; a generation the cache lost (eviction, a restart) comes back
 as a new random value that no kept state carries. Kept states also expire after
-:data:`TTL` seconds, which bounds what a failed invalidation (the cache unreachable
-at the moment of a kill) can leave.
+:data:`TTL` seconds, which bounds what the cache losing a write can leave: the
+generation written by a kill (the cache unreachable at that moment, a failover to a
+replica that had not received it, a restore of a snapshot taken just before the
+kill) lets a session that kill ended through for at most that long. Where even
+that is too much, ``REVOCATION_CACHE = False`` asks the database on every request.
 
 Only where every app server sees the same cache: a per-process cache (``LocMemCache``)
 on several hosts would keep the generation per host, and a kill on one would not reach
@@ -44,8 +47,9 @@ logger = logging.getLogger("sessions_panel")
 GENERATION_KEY = "sessions_panel:revocation-generation"
 #: Kept states live under this prefix and the key's digest (never the raw key).
 STATE_PREFIX = "sessions_panel:revocation-state:"
-#: Seconds a kept state counts at most, whatever the generation says.
-TTL = 60
+#: Seconds a kept state counts at most, whatever the generation says: the longest a
+#: lost invalidation can last, and how often a busy session still asks the database.
+TTL = 30
 
 #: Cache backends every app server shares (by class path prefix).
 SHARED_BACKENDS = (

@@ -264,3 +264,22 @@ def test_auto_with_a_local_cache_asks_the_database_on_every_request(
     assert key is not None
     load(store_class, key)
     assert load(store_class, key)[1] == 1
+
+
+def test_a_kept_state_counts_for_ttl_seconds_at_most(
+    cache_engine: str,
+    make_session: Maker,
+    store_class: StoreClass,
+    alice: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What bounds a kill's generation the cache lost: the state expires regardless."""
+    import time
+
+    monkeypatch.setattr(revocation_cache, "TTL", 1)
+    key = make_session(user=alice).session_key
+    assert key is not None
+    load(store_class, key)
+    assert load(store_class, key)[1] == 0
+    time.sleep(1.2)
+    assert load(store_class, key)[1] == 1

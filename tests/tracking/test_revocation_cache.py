@@ -95,40 +95,24 @@ def test_a_session_policy_reads_the_database_on_every_request(
     assert load(store_class, key)[1] == 1
 
 
-def test_kill_all_makes_a_kept_state_stale(
-    cache_engine: str, make_session: Maker, store_class: StoreClass, alice: Any
+def _kill(kind: str, key: str, user: Any) -> int:
+    if kind == "all":
+        return termination.kill_all(purge_seconds=0).killed  # the clean-up left for later
+    if kind == "user":
+        return termination.kill_user(user).killed
+    handle = SessionRecord.objects.get(session_key=key).handle
+    return termination.kill_session(handle).killed
+
+
+@pytest.mark.parametrize("kind", ["all", "user", "one"])
+def test_every_kill_makes_a_kept_state_stale(
+    cache_engine: str, make_session: Maker, store_class: StoreClass, alice: Any, kind: str
 ) -> None:
     session = make_session(user=alice)
     key = session.session_key
     assert key is not None
     load(store_class, key)  # kept
-    result = termination.kill_all(purge_seconds=0)  # the clean-up left for later
-    assert result.killed == 1
-    restore(session)
-    assert load(store_class, key)[0] == {}
-
-
-def test_killing_a_user_makes_a_kept_state_stale(
-    cache_engine: str, make_session: Maker, store_class: StoreClass, alice: Any
-) -> None:
-    session = make_session(user=alice)
-    key = session.session_key
-    assert key is not None
-    load(store_class, key)
-    assert termination.kill_user(alice).killed == 1
-    restore(session)
-    assert load(store_class, key)[0] == {}
-
-
-def test_killing_one_session_makes_its_kept_state_stale(
-    cache_engine: str, make_session: Maker, store_class: StoreClass, alice: Any
-) -> None:
-    session = make_session(user=alice)
-    key = session.session_key
-    assert key is not None
-    load(store_class, key)
-    handle = SessionRecord.objects.get(session_key=key).handle
-    assert termination.kill_session(handle).killed == 1
+    assert _kill(kind, key, alice) == 1
     restore(session)
     assert load(store_class, key)[0] == {}
 

@@ -31,6 +31,7 @@ moment.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from typing import Any
@@ -39,13 +40,13 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 
 from sessions_panel.conf import conf
-from sessions_panel.tracking.revocation import Known, key_digest
+from sessions_panel.tracking.revocation import Known
 
 logger = logging.getLogger("sessions_panel")
 
 #: The cache key whose value every kept state must match.
 GENERATION_KEY = "sessions_panel:revocation-generation"
-#: Kept states live under this prefix and the key's digest (never the raw key).
+#: Kept states live under this prefix and a keyed hash of the key (never the raw key).
 STATE_PREFIX = "sessions_panel:revocation-state:"
 #: Seconds a kept state counts at most, whatever the generation says: the longest a
 #: lost invalidation can last, and how often a busy session still asks the database.
@@ -82,8 +83,27 @@ def applies(cache: BaseCache) -> bool:
     return enabled(cache)
 
 
+_derived: dict[str, bytes] = {}
+
+
+def _state_hash_key() -> bytes:
+    """A key for :func:`state_key`'s hash, derived from ``SECRET_KEY`` once per value."""
+    secret = str(settings.SECRET_KEY)
+    derived = _derived.get(secret)
+    if derived is None:
+        derived = _derived[secret] = hashlib.sha256(
+            b"sessions_panel.revocation-state\0" + secret.encode()
+        ).digest()
+    return derived
+
+
 def state_key(session_key: str) -> str:
-    return STATE_PREFIX + key_digest(session_key)
+    """Where a session's state is kept: a keyed hash of its key, never the key. Keyed
+    BLAKE2 (~1 µs), not :func:`~sessions_panel.tracking.revocation.key_digest`, whose
+    ``salted_hmac`` derives its key on every call (~18 µs, a fifth of what the panel
+    adds to a request served from Redis)."""
+    digest = hashlib.blake2b(session_key.encode(), key=_state_hash_key(), digest_size=16)
+    return STATE_PREFIX + digest.hexdigest()
 
 
 def read(cache: BaseCache, data_key: str, session_key: str) -> tuple[Any, Known | None, str | None]:

@@ -267,3 +267,14 @@ def test_a_kept_state_counts_for_ttl_seconds_at_most(
     assert load(store_class, key)[1] == 0
     time.sleep(1.2)
     assert load(store_class, key)[1] == 1
+
+
+def test_a_state_key_is_keyed_by_the_secret_key(settings: Any) -> None:
+    """Stable for one key and one secret; another secret (a rotation) names another."""
+    key = "k" * 32
+    first = revocation_cache.state_key(key)
+    assert first == revocation_cache.state_key(key)
+    assert first != revocation_cache.state_key("j" * 32)
+    assert key not in first
+    settings.SECRET_KEY = "another secret key, rotated " + "x" * 40
+    assert revocation_cache.state_key(key) != first

@@ -17,11 +17,18 @@ from typing import Any
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
-from django.db import router
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from sessions_panel.models import SeenAddress, SessionRecord, short_id_for, sweep_epoch
-from sessions_panel.tracking import address_history, first_user_agent, index_count, revocation
+from sessions_panel.tracking import (
+    address_history,
+    clock,
+    first_user_agent,
+    index_count,
+    revocation,
+)
 from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
 from sessions_panel.tracking.clock import DatabaseNow
 
@@ -75,6 +82,13 @@ class RecentlySeen:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def client_of(self, key: str) -> tuple[str | None, str] | None:
+        """The IP and user agent this process last wrote or read for ``key`` (whatever
+        its age), or ``None`` if it does not remember the row."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return None if entry is None else (entry[1], entry[2])
 
     def forget(self, *keys: str) -> None:
         with self._lock:
@@ -250,6 +264,91 @@ def prune(now: datetime | None = None) -> int:
     return deleted
 
 
+_rewrite_sqls: dict[tuple[str, tuple[str, ...], str], str] = {}
+
+
+def _rewrite_sql(connection: BaseDatabaseWrapper, columns: tuple[str, ...], now_sql: str) -> str:
+    """The statement :func:`_rewrite_changed_client` runs: the client's ``columns`` and
+    last seen set, and the first client too if the row never had one (indexed by a
+    backfill or outside a request), decided in SQL from the row's own values so that
+    no read is needed first. Plain SQL: the ORM's ``Case`` costs twice the write."""
+    qn = connection.ops.quote_name
+    column = {
+        name: qn(str(SessionRecord._meta.get_field(name).column))  # type: ignore[union-attr]
+        for name in (
+            *columns,
+            "last_seen",
+            "seen",
+            "initial_ip",
+            "initial_user_agent",
+            "user_agent",
+            "session_key",
+        )
+    }
+    first_ip, first_agent, agent = (
+        column["initial_ip"],
+        column["initial_user_agent"],
+        column["user_agent"],
+    )
+    no_client = (
+        f"{first_ip} IS NULL AND ({first_agent} = '' OR ({first_agent} IS NULL AND {agent} = ''))"
+    )
+    sets = ", ".join(f"{column[name]} = %s" for name in columns)
+    return (
+        f"UPDATE {qn(SessionRecord._meta.db_table)} SET {column['last_seen']} = %s, "
+        f"{column['seen']} = {now_sql}, {sets}, "
+        f"{first_ip} = CASE WHEN {no_client} THEN %s ELSE {first_ip} END, "
+        f"{first_agent} = CASE WHEN {no_client} THEN %s ELSE {first_agent} END "
+        f"WHERE {column['session_key']} = %s"
+    )
+
+
+def _rewrite_changed_client(
+    session_key: str,
+    data: Mapping[str, Any],
+    client: ClientInfo | RequestClient | None,
+    now: datetime,
+) -> bool:
+    """A client other than the one this process last saw for a row it knows: write the
+    new client at once without reading the row first (one statement, not two; the
+    case of a phone moving between networks). ``False`` when it cannot tell (a row
+    this process does not remember, or the same client) or the row is gone."""
+    remembered = recently_seen.client_of(session_key)
+    info = resolved(client)
+    if remembered is None or info is None or (info.ip, info.user_agent) == remembered:
+        return False
+    values = _metadata(info)
+    connection = connections[router.db_for_write(SessionRecord)]
+    now_sql, now_params = clock.sql(connection)
+    field = SessionRecord._meta.get_field
+
+    def prep(name: str, value: Any) -> Any:
+        return field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+    params = [
+        prep("last_seen", now),
+        *now_params,
+        *(prep(name, value) for name, value in values.items()),
+        prep("initial_ip", info.ip),
+        prep("initial_user_agent", info.user_agent),
+        session_key,
+    ]
+    with connection.cursor() as cursor:
+        shape = (connection.vendor, tuple(values), now_sql)
+        sql = _rewrite_sqls.get(shape)
+        if sql is None:
+            sql = _rewrite_sqls[shape] = _rewrite_sql(connection, shape[1], now_sql)
+        cursor.execute(sql, params)
+        updated = cursor.rowcount
+    if not updated:
+        recently_seen.forget(session_key)
+        return False  # gone meanwhile (killed, expired): the reading path decides
+    if info.ip != remembered[0] and not address_history.kept_by_database():
+        note_address(user_id_from(data), info.ip, now)
+    recently_seen.remember(session_key, client)
+    return True
+
+
 def touch(
     session_key: str,
     data: Mapping[str, Any],
@@ -259,8 +358,9 @@ def touch(
 ) -> bool:
     """Note that a session was used; returns whether the index was written.
 
-    No query when this process knows the row is fresh (:data:`recently_seen`);
-    otherwise one indexed read. A write only when "last seen" is older than
+    No query when this process knows the row is fresh (:data:`recently_seen`); one
+    write and no read when it knows the row and the client changed; otherwise one
+    indexed read. A write only when "last seen" is older than
     ``interval`` seconds, when the client's IP or user agent changed (worth seeing at
     once), or when the session was never indexed (created before the tracked engine
     was installed). The expiry is left as stored: touching never extends a session.
@@ -268,6 +368,8 @@ def touch(
     if recently_seen.fresh(session_key, client, interval):
         return False
     now = timezone.now()
+    if _rewrite_changed_client(session_key, data, client, now):
+        return True
     row = (
         SessionRecord.objects.filter(session_key=session_key)
         .values_list("last_seen", "ip", "user_agent", "initial_ip", "initial_user_agent")

@@ -286,3 +286,47 @@ def test_a_request_from_a_new_ip_writes_once_and_records_the_address(
         client.get("/probe/whoami/", REMOTE_ADDR="127.0.0.1")
     assert writes(back) == 1
     assert SeenAddress.objects.get(pk=first.pk).last_seen > first.last_seen
+
+
+def test_a_new_ip_on_a_row_this_process_knows_is_written_without_reading_it(
+    engine: str, alice: Any
+) -> None:
+    """A phone moving between networks: one statement on the index, no read first."""
+    client, key = logged_in_client()
+    client.get("/probe/whoami/")
+    with CaptureQueriesContext(connection) as context:
+        assert client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.24").content == b"alice"
+    assert index_queries(context) == [q for q in index_queries(context) if "UPDATE" in q]
+    assert index_writes(context) == 1
+    row = SessionRecord.objects.get(session_key=indexed(key))
+    assert (row.ip, row.initial_ip) == ("198.51.100.24", "127.0.0.1")
+    assert row.client_changed
+    assert SeenAddress.objects.filter(user=alice, ip="198.51.100.24").exists()
+
+
+def test_a_new_ip_for_a_row_gone_meanwhile_does_not_bring_a_killed_session_back(
+    engine: str, alice: Any
+) -> None:
+    from sessions_panel import termination
+
+    client, key = logged_in_client()
+    client.get("/probe/whoami/")
+    handle = SessionRecord.objects.get(session_key=indexed(key)).handle
+    termination.kill_session(handle)
+    assert client.get("/probe/whoami/", REMOTE_ADDR="198.51.100.25").content != b"alice"
+    assert not SessionRecord.objects.filter(session_key=indexed(key)).exists()
+
+
+def test_the_first_client_of_a_row_indexed_without_one_is_what_it_started_with(
+    engine: str, make_session: Any, store_class: Any
+) -> None:
+    """Written without a read, the update still tells a row that never had a client."""
+    from sessions_panel.tracking.client import ClientInfo
+
+    session = make_session(ip=None, user_agent="", application=None)
+    store = store_class()(session.session_key)
+    store.client = ClientInfo(ip="203.0.113.9", user_agent="Firefox/133.0", application="Shop")
+    assert store.touch(60)
+    row = SessionRecord.objects.get(session_key=indexed(session))
+    assert (row.initial_ip, row.started_with_user_agent) == ("203.0.113.9", "Firefox/133.0")
+    assert not row.client_changed

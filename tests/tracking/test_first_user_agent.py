@@ -76,30 +76,24 @@ def test_a_save_from_another_browser_keeps_the_first_one(
     assert row.pk in changed_rows()
 
 
-def test_a_second_change_keeps_the_first_user_agent_not_the_one_between(
-    engine: str, make_session: Any, store_class: Any
+@pytest.mark.parametrize(
+    ("later", "flagged"),
+    [((CHROME, EDGE), True), ((CHROME, FIREFOX), False)],
+    ids=["a second change keeps the first", "back on the first browser is not flagged"],
+)
+def test_later_changes_keep_the_user_agent_the_session_started_with(
+    engine: str, make_session: Any, store_class: Any, later: tuple[str, str], flagged: bool
 ) -> None:
     session = make_session(user_agent=FIREFOX)
-    for agent in (CHROME, EDGE):
-        store = store_class()(session.session_key)
-        store.client = ClientInfo(ip="203.0.113.7", user_agent=agent, application="Administration")
-        store.touch(60)
-    row = row_of(session)
-    assert (row.user_agent, row.started_with_user_agent) == (EDGE, FIREFOX)
-
-
-def test_a_session_back_on_its_first_browser_is_not_flagged(
-    engine: str, make_session: Any, store_class: Any
-) -> None:
-    session = make_session(user_agent=FIREFOX)
-    for agent in (CHROME, FIREFOX):
+    for agent in later:
         store = store_class()(session.session_key)
         store.client = ClientInfo(ip="203.0.113.7", user_agent=agent, application="Administration")
         store.touch(60)
     row = row_of(session)
     assert row.initial_user_agent == FIREFOX  # written once, by the first change
-    assert not row.client_changed
-    assert row.pk not in changed_rows()
+    assert (row.user_agent, row.started_with_user_agent) == (later[-1], FIREFOX)
+    assert row.client_changed is flagged
+    assert (row.pk in changed_rows()) is flagged
 
 
 def test_a_login_from_a_browser_stores_one_user_agent(django_user_model: Any) -> None:

@@ -268,10 +268,11 @@ _rewrite_sqls: dict[tuple[str, tuple[str, ...], str], str] = {}
 
 
 def _rewrite_sql(connection: BaseDatabaseWrapper, columns: tuple[str, ...], now_sql: str) -> str:
-    """The statement :func:`_rewrite_changed_client` runs: the client's ``columns`` and
-    last seen set, and the first client too if the row never had one (indexed by a
-    backfill or outside a request), decided in SQL from the row's own values so that
-    no read is needed first. Plain SQL: the ORM's ``Case`` costs twice the write."""
+    """The statement :func:`_write_client` runs: the client's ``columns`` and last seen
+    set, and the first client too if the row never had one (indexed by a backfill or
+    outside a request: the first client seen is what it started with, not a change),
+    decided in SQL from the row's own values so that no read is needed first. Plain
+    SQL: the ORM's ``Case`` costs twice the write."""
     qn = connection.ops.quote_name
     column = {
         name: qn(str(SessionRecord._meta.get_field(name).column))  # type: ignore[union-attr]
@@ -303,20 +304,8 @@ def _rewrite_sql(connection: BaseDatabaseWrapper, columns: tuple[str, ...], now_
     )
 
 
-def _rewrite_changed_client(
-    session_key: str,
-    data: Mapping[str, Any],
-    client: ClientInfo | RequestClient | None,
-    now: datetime,
-) -> bool:
-    """A client other than the one this process last saw for a row it knows: write the
-    new client at once without reading the row first (one statement, not two; the
-    case of a phone moving between networks). ``False`` when it cannot tell (a row
-    this process does not remember, or the same client) or the row is gone."""
-    remembered = recently_seen.client_of(session_key)
-    info = resolved(client)
-    if remembered is None or info is None or (info.ip, info.user_agent) == remembered:
-        return False
+def _write_client(session_key: str, info: ClientInfo, now: datetime) -> int:
+    """Write ``info`` and last seen on the row (one statement); returns rows written."""
     values = _metadata(info)
     connection = connections[router.db_for_write(SessionRecord)]
     now_sql, now_params = clock.sql(connection)
@@ -339,8 +328,24 @@ def _rewrite_changed_client(
         if sql is None:
             sql = _rewrite_sqls[shape] = _rewrite_sql(connection, shape[1], now_sql)
         cursor.execute(sql, params)
-        updated = cursor.rowcount
-    if not updated:
+        return int(cursor.rowcount)
+
+
+def _rewrite_changed_client(
+    session_key: str,
+    data: Mapping[str, Any],
+    client: ClientInfo | RequestClient | None,
+    now: datetime,
+) -> bool:
+    """A client other than the one this process last saw for a row it knows: write the
+    new client at once without reading the row first (one statement, not two; the
+    case of a phone moving between networks). ``False`` when it cannot tell (a row
+    this process does not remember, or the same client) or the row is gone."""
+    remembered = recently_seen.client_of(session_key)
+    info = resolved(client)
+    if remembered is None or info is None or (info.ip, info.user_agent) == remembered:
+        return False
+    if not _write_client(session_key, info, now):
         recently_seen.forget(session_key)
         return False  # gone meanwhile (killed, expired): the reading path decides
     if info.ip != remembered[0] and not address_history.kept_by_database():
@@ -372,7 +377,7 @@ def touch(
         return True
     row = (
         SessionRecord.objects.filter(session_key=session_key)
-        .values_list("last_seen", "ip", "user_agent", "initial_ip", "initial_user_agent")
+        .values_list("last_seen", "ip", "user_agent")
         .first()
     )
     info = resolved(client)
@@ -384,21 +389,18 @@ def touch(
             remove(session_key)
             return False
         return True
-    last_seen, ip, user_agent, initial_ip, initial_user_agent = row
+    last_seen, ip, user_agent = row
     changed = info is not None and (info.ip, info.user_agent) != (ip, user_agent)
     age = now - last_seen
     if not changed and age < timedelta(seconds=interval):
         recently_seen.remember(session_key, client, age=age.total_seconds())
         return False
-    values = _metadata(info)
-    started_with = user_agent if initial_user_agent is None else initial_user_agent
-    if info is not None and initial_ip is None and not started_with:
-        # Indexed with no client at all (backfill, a session made outside a request):
-        # the first client seen is what it started with, not a change of client.
-        values.update(initial_ip=info.ip, initial_user_agent=info.user_agent)
-    SessionRecord.objects.filter(session_key=session_key).update(
-        last_seen=now, seen=DatabaseNow(), **values
-    )
+    if info is not None:
+        _write_client(session_key, info, now)
+    else:
+        SessionRecord.objects.filter(session_key=session_key).update(
+            last_seen=now, seen=DatabaseNow()
+        )
     if info is not None and info.ip != ip and not address_history.kept_by_database():
         # Where the database's trigger does not write it with the row, in one statement.
         note_address(user_id_from(data), info.ip, now)

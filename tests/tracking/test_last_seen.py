@@ -317,13 +317,17 @@ def test_a_new_ip_for_a_row_gone_meanwhile_does_not_bring_a_killed_session_back(
     assert not SessionRecord.objects.filter(session_key=indexed(key)).exists()
 
 
+@pytest.mark.parametrize("fresh_process", [False, True], ids=["without a read", "after a read"])
 def test_the_first_client_of_a_row_indexed_without_one_is_what_it_started_with(
-    engine: str, make_session: Any, store_class: Any
+    engine: str, make_session: Any, store_class: Any, fresh_process: bool
 ) -> None:
-    """Written without a read, the update still tells a row that never had a client."""
+    """Written with or without a read first, the update tells a row that never had a
+    client (the rule is the statement's, in SQL)."""
     from sessions_panel.tracking.client import ClientInfo
 
     session = make_session(ip=None, user_agent="", application=None)
+    if fresh_process:
+        recently_seen.forget(indexed(session) or "")
     store = store_class()(session.session_key)
     store.client = ClientInfo(ip="203.0.113.9", user_agent="Firefox/133.0", application="Shop")
     assert store.touch(60)

@@ -19,9 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 
 from sessions_panel.tracking import index_writer, revocation, revocation_cache
 from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
@@ -71,7 +70,7 @@ class TrackedSessionMixin(_Base):
         why, state = revocation.verdict(key, user_id, known, policies=True)
         if why is None:
             if generation is not None:
-                revocation_cache.keep(self._state_cache(), generation, state)
+                revocation_cache.keep(revocation_cache.session_cache(), generation, state)
             return data
         if why in revocation.POLICIES:
             # Ended by a session policy, here and now: on the record like a kill.
@@ -92,10 +91,6 @@ class TrackedSessionMixin(_Base):
     def _store_load(self) -> dict[str, Any]:
         """The engine's own load; an engine may replace it (see ``cached_db``)."""
         return super().load()
-
-    def _state_cache(self) -> BaseCache:
-        """The cache a cache engine keeps revocation states in: its own."""
-        return caches[settings.SESSION_CACHE_ALIAS]
 
     def _loaded_key(self) -> str | None:
         """The index's key for the session just loaded (``None``: the store did not

@@ -60,7 +60,8 @@ SHARED_BACKENDS = (
 )
 
 
-def _cache() -> BaseCache:
+def session_cache() -> BaseCache:
+    """The session cache (``SESSION_CACHE_ALIAS``): where states and the generation live."""
     return caches[settings.SESSION_CACHE_ALIAS]
 
 
@@ -149,7 +150,7 @@ def keep(cache: BaseCache, generation: str, known: Known) -> None:
 
 def invalidate() -> None:
     """Make every kept state stale: called once a revocation has committed."""
-    cache = _cache()
+    cache = session_cache()
     if not enabled(cache):
         # Policies do not matter here: states kept before they were turned on must
         # not outlive a kill made while they were.

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.core.cache import caches
+from django.db import router
 
 from sessions_panel.backends.dbload import OneStatementLoad
 from sessions_panel.backends.tracked import CachedStateLoad, TrackedSessionMixin
@@ -50,6 +51,16 @@ class SessionStore(TrackedSessionMixin, CachedStateLoad, OneStatementLoad, cache
                 .first()
             )
         return super().stored_expiry()
+
+    def _store_rolled_back(self, key: str) -> None:
+        try:
+            caches[settings.SESSION_CACHE_ALIAS].delete(self.cache_key_prefix + key)
+        except Exception:
+            logger.warning("could not evict a session whose save was rolled back")
+
+    @classmethod
+    def store_database(cls) -> str | None:
+        return router.db_for_write(cls.get_model_class())
 
     @classmethod
     def purge_keys(cls, session_keys: list[str], *, index: bool = True) -> None:

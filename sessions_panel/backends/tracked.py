@@ -15,13 +15,16 @@ go through the ORM, which refuses to run inside an event loop.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import BaseCache
+from django.db import router, transaction
 
+from sessions_panel.models import SessionRecord
 from sessions_panel.tracking import index_writer, revocation, revocation_cache
 from sessions_panel.tracking.client import ClientInfo, RequestClient, resolved
 
@@ -130,10 +133,15 @@ class TrackedSessionMixin(_Base):
         if self.session_key is None:
             return self.create()  # create() saves again, and that save indexes
         key = self.session_key
-        super().save(must_create=must_create)
-        index_writer.upsert(
-            key, data, self.get_expiry_date(), resolved(self.client), issued=must_create
-        )
+        with self._store_and_index():
+            super().save(must_create=must_create)
+            try:
+                index_writer.upsert(
+                    key, data, self.get_expiry_date(), resolved(self.client), issued=must_create
+                )
+            except Exception:
+                self._store_rolled_back(key)
+                raise
         if must_create:
             return  # a key made just now: nothing can have killed it yet
         # Checked after the write, not before: a kill that committed before this check
@@ -142,6 +150,27 @@ class TrackedSessionMixin(_Base):
         if revocation.refusal(key, index_writer.user_id_from(data)) is not None:
             self._discard(key)
             raise UpdateError  # SessionMiddleware answers SessionInterrupted, as Django does
+
+    @classmethod
+    def store_database(cls) -> str | None:
+        """The database alias the store's table is written to; ``None`` for a store that
+        is not a table (cache, files, cookies)."""
+        return None
+
+    @classmethod
+    def _store_and_index(cls) -> AbstractContextManager[Any]:
+        """One transaction for the store's write and the index row's, when both live in
+        the same database: no one ever sees a stored session without its row (Kill All's
+        clean-up keeps only the stored sessions whose row says they survive, see
+        :mod:`sessions_panel.termination.truncation`), and it is one commit, not two."""
+        using = cls.store_database()
+        if using is None or using != router.db_for_write(SessionRecord):
+            return nullcontext()
+        return transaction.atomic(using=using)
+
+    def _store_rolled_back(self, key: str) -> None:
+        """The index write failed after the store's: undo what the transaction's
+        rollback cannot (``cached_db``: the copy it put in the cache)."""
 
     async def asave(self, must_create: bool = False) -> None:
         await sync_to_async(self.save)(must_create=must_create)

@@ -10,9 +10,10 @@ with the epoch in the same transaction, and answers:
 - every list and count leaves out the rows the epoch refuses while the sweep is under
   way (``SessionRecordQuerySet.live``), through the ``issued`` index, so the page is
   right and fast at once;
-- :func:`run` deletes them in batches of :data:`BATCH` (each a short write of its own,
-  so sessions keep being saved meanwhile), oldest first, and drops the ``Sweep`` when
-  none is left;
+- :func:`run` deletes them, and drops the ``Sweep`` when none is left: on PostgreSQL
+  by truncating the tables around what survives (:mod:`.truncation`, a few
+  milliseconds whatever their size), elsewhere in batches of :data:`BATCH` (each a short
+  write of its own, so sessions keep being saved meanwhile), oldest first;
 - it runs after the response has been sent (:func:`after_response`, on the Kill All
   answer and on any page of the panel shown while a sweep is under way), for up to
   :data:`SECONDS`; ``manage.py prune`` finishes whatever a stopped process left.
@@ -21,12 +22,13 @@ with the epoch in the same transaction, and answers:
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.db.models import Q
 
 from sessions_panel.models import SessionRecord, Sweep, note_sweep, sweep_epoch
-from sessions_panel.termination import purge
+from sessions_panel.termination import purge, truncation
 from sessions_panel.termination.guard import primary
 from sessions_panel.tracking import index_writer
 
@@ -65,9 +67,15 @@ def run(seconds: float | None = SECONDS) -> tuple[int, bool]:
     epoch = sweep_epoch(using)
     if epoch is None:
         return 0, True
-    count, _, _, finished = purge.purge_rows(
-        ended_rows(epoch), None, seconds, batch_size=BATCH, index=True
-    )
+    deadline = None if seconds is None else time.monotonic() + seconds
+    truncated = truncation.run(epoch, deadline)
+    if truncated is not None:
+        count, finished = max(truncated, 0), truncated >= 0
+    else:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        count, _, _, finished = purge.purge_rows(
+            ended_rows(epoch), None, left, batch_size=BATCH, index=True
+        )
     if finished:
         Sweep.objects.using(using).filter(epoch__lte=epoch).delete()
         note_sweep(using, None)

@@ -42,7 +42,7 @@ from bench.timing import Sample, Wsgi, sample
 from sessions_panel import termination
 from sessions_panel.conf import conf
 from sessions_panel.models import SessionRecord
-from sessions_panel.termination import sweep
+from sessions_panel.termination import sweep, truncation
 from sessions_panel.tracking import index_writer, revocation
 
 PAGE = "/admin/sessions_panel/sessionrecord/"
@@ -824,13 +824,19 @@ class Bench:
             f"{len(sent)} clean-up handed to the response's close",
         )
         seconds = swept - swept_from
+        how = f"in {len(batches):,} batches of {sweep.BATCH:,}"
+        if not batches and count:
+            purged = count  # truncated around the survivors: no batch at all
+            how = "by truncation ({})".format(
+                ", ".join(f"{step} {value:,.2f} s" for step, value in truncation.timings.items())
+            )
         rate = purged / seconds if seconds > 0 else 0.0
         self.put(
             "kill_all_purge_rate",
             rate,
             f"{rate:,.0f} sessions/s",
             note=f"{purged:,} of {live_before:,} live sessions' stored data and index rows "
-            f"deleted after the answer, in {len(batches):,} batches of {sweep.BATCH:,}"
+            f"deleted after the answer, {how}"
             + ("" if finished else " (the bench's budget stopped it)"),
         )
         self.put("kill_all_purge_time", seconds, f"{seconds:,.1f} s", note="after the answer")

@@ -58,6 +58,7 @@ def purge_rows(
     *,
     batch_size: int = PURGE_BATCH,
     index: bool = True,
+    pause: float = 0.0,
 ) -> tuple[int, list[str], list[Any], bool]:
     """Delete the store data and (``index``) the index rows of ``queryset`` in batches,
     keeping one key.
@@ -67,6 +68,8 @@ def purge_rows(
     delays the clean-up, and keeps one request from holding the database for minutes.
     ``index=False`` leaves the index rows to the caller (Kill All empties the index at
     once): deleting them row by row costs three times the store's own delete.
+    ``pause``: seconds to wait after each batch, so that writers queued behind it get
+    their turn (SQLite's single writer).
     """
     store = store_class()
     purge = getattr(store, "purge_keys", None)
@@ -86,6 +89,8 @@ def purge_rows(
         )
         if not batch:
             return count, short_ids, user_ids, True
+        if count and pause:
+            time.sleep(pause)
         last_id = batch[-1][0]
         # A key seen twice (a request re-indexed it while the purge ran) counts once.
         kept = [

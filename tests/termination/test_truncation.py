@@ -177,3 +177,21 @@ def test_a_busy_table_makes_the_clean_up_delete_in_batches(
     with connection.cursor() as cursor:
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone() == ("0",)  # the failed attempt's setting went with it
+
+
+@pytest.mark.parametrize("engine", ["db", "file"], indirect=True)
+def test_batches_on_sqlite_pause_so_that_waiting_writers_get_the_lock(
+    engine, make_session, monkeypatch
+):
+    """SQLite has one writer: a save waiting in its busy handler must find the lock free
+    between two batches (elsewhere, writers do not queue behind the clean-up)."""
+    victims, survivors = kill_all_leaving_the_clean_up(make_session, monkeypatch)
+    monkeypatch.setattr(sweep, "BATCH", 2)
+    pauses: list[float] = []
+    monkeypatch.setattr(purge.time, "sleep", pauses.append)
+    assert sweep.run(None) == (len(victims), True)
+    batched = not truncates(engine)
+    on_sqlite = connection.vendor == "sqlite"
+    # Five sessions in batches of two: a pause before the second and the third.
+    assert pauses == ([sweep.SQLITE_PAUSE] * 2 if batched and on_sqlite else [])
+    assert SessionRecord.objects.count() == len(survivors)

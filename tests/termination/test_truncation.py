@@ -7,6 +7,7 @@ session is gone from the store, the cache and the index."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -188,7 +189,7 @@ def test_batches_on_sqlite_pause_so_that_waiting_writers_get_the_lock(
     victims, survivors = kill_all_leaving_the_clean_up(make_session, monkeypatch)
     monkeypatch.setattr(sweep, "BATCH", 2)
     pauses: list[float] = []
-    monkeypatch.setattr(purge.time, "sleep", pauses.append)
+    monkeypatch.setattr(time, "sleep", pauses.append)
     assert sweep.run(None) == (len(victims), True)
     batched = not truncates(engine)
     on_sqlite = connection.vendor == "sqlite"

@@ -48,18 +48,18 @@ def body(response: Any) -> str:
     return str(response.content.decode())
 
 
+#: A row's start tag: no class (the admin's own row has "sp-current"), its handle.
+ROW_START = r'<tr(?: class="sp-current")? data-handle='
+
+
 def row_html(html: str, handle: str) -> str:
     """The markup of the table row for ``handle`` (empty when absent)."""
-    match = re.search(
-        rf'<tr class="sp-row[^"]*" data-handle="{re.escape(handle)}".*?</tr>',
-        html,
-        re.S,
-    )
+    match = re.search(rf'{ROW_START}"{re.escape(handle)}".*?</tr>', html, re.S)
     return match.group(0) if match else ""
 
 
 def handles_in(html: str) -> list[str]:
-    return re.findall(r'<tr class="sp-row[^"]*" data-handle="([^"]+)"', html)
+    return re.findall(rf'{ROW_START}"([^"]+)"', html)
 
 
 class Tags(HTMLParser):
@@ -91,18 +91,15 @@ def parse_tags(html: str) -> Tags:
     return parser
 
 
-#: The id of the list's one kill form, which every row's Kill button submits.
-KILL_FORM = "sp-kill-form"
+def is_kill(tag: str, attrs: dict[str, str | None]) -> bool:
+    """A row's Kill, as the script and the CSS find it: its ``button[name=handle]``."""
+    return tag == "button" and attrs.get("name") == "handle"
 
 
 def kill_button(row: str) -> dict[str, str | None] | None:
     """The attributes of a row's Kill button (``None`` when the row has none): a submit
     button of the list's kill form, posting the row's handle."""
-    buttons = [
-        attrs
-        for tag, attrs in parse_tags(row).tags
-        if tag == "button" and "sp-kill" in (attrs.get("class") or "").split()
-    ]
+    buttons = [attrs for tag, attrs in parse_tags(row).tags if is_kill(tag, attrs)]
     assert len(buttons) <= 1, buttons
     return buttons[0] if buttons else None
 
@@ -112,19 +109,21 @@ class _RowCells(HTMLParser):
     the text of the row's cells (unescaped, as ``textContent``), never data attributes.
 
     The cells carry no classes: the application is the row's second ``<td>``
-    (``:scope > td:nth-child(2)``), as the script and the CSS find it."""
+    (``:scope > td:nth-child(2)``), as the script and the CSS find it; the browser is the
+    third line (``<div>``) of the first cell, as the CSS finds it."""
 
     #: Fields found by a chain of classes (``".sp-ip .sp-ip-value"``): the first match.
     FIELDS = {
         "user": ("sp-username",),
         "ip": ("sp-ip", "sp-ip-value"),
         "short-id": ("sp-short-id",),
-        "browser": ("sp-browser",),
     }
     #: Fields that are the text of the row's Nth cell (1-based, as ``nth-child``).
     CELLS = {"application": 2}
+    #: Fields that are the text of the Nth ``<div>`` of a cell: (cell, div), 1-based.
+    LINES = {"browser": (1, 3)}
     #: A control's role in its row, as ``roleInRow`` in the script finds it: by what it is.
-    ROLES = {("a", "sp-username"): "user", ("button", "sp-ip"): "ip", ("button", "sp-kill"): "kill"}
+    ROLES = {("a", "sp-username"): "user", ("button", "sp-ip"): "ip"}
     VOID = {"input", "br", "img", "meta", "link", "hr", "wbr", "source", "col"}
 
     def __init__(self) -> None:
@@ -133,6 +132,7 @@ class _RowCells(HTMLParser):
         self._row: dict[str, Any] | None = None
         self._stack: list[tuple[str, set[str]]] = []
         self._cell = 0
+        self._divs = 0
         self._flag: str | None = None
 
     def _inside(self, *classes: str) -> bool:
@@ -156,30 +156,39 @@ class _RowCells(HTMLParser):
                 "cells": 0,
                 **dict.fromkeys(self.FIELDS),
                 **dict.fromkeys(self.CELLS),
+                **dict.fromkeys(self.LINES),
             }
             self.rows[str(values["data-handle"])] = self._row
-            self._stack, self._cell, self._flag = [], 0, None
+            self._stack, self._cell, self._flag, self._divs = [], 0, None, 0
             return
         if self._row is None:
             return
         if tag == "td" and not self._stack:  # a cell of the row itself
             self._cell += 1
+            self._divs = 0
             self._row["cells"] = self._cell
             for name, position in self.CELLS.items():
                 if position == self._cell:
                     self._row[name] = ""
                     classes = classes | {f"sp-field-{name}"}
+        if tag == "div" and len(self._stack) == 1:  # a line of a cell
+            self._divs += 1
+            for name, place in self.LINES.items():
+                if place == (self._cell, self._divs):
+                    self._row[name] = ""
+                    classes = classes | {f"sp-field-{name}"}
         for (role_tag, role_class), role in self.ROLES.items():
             if tag == role_tag and role_class in classes:
                 self._row["focus"].append(role)
+        if is_kill(tag, values):
+            self._row["focus"].append("kill")
+            self._row["kill"] = values
         if tag == "li" and "data-sp-flag" in values:
             self._flag = values["data-sp-flag"]
         if tag == "summary" and self._flag is not None:
             self._row["focus"].append(f"flag-{self._flag}")
         if tag == "a" and "sp-username" in classes and self._row["user_href"] is None:
             self._row["user_href"] = values.get("href")
-        if tag == "button" and "sp-kill" in classes:
-            self._row["kill"] = values
         if tag not in self.VOID:
             self._stack.append((tag, classes))
             for name, chain in self.FIELDS.items():
@@ -208,7 +217,7 @@ class _RowCells(HTMLParser):
         if self._row is None:
             return
         for _, classes in self._stack:
-            for name in (*self.FIELDS, *self.CELLS):
+            for name in (*self.FIELDS, *self.CELLS, *self.LINES):
                 if f"sp-field-{name}" in classes:
                     self._row[name] += data
 
@@ -224,7 +233,7 @@ def row_cells(html: str) -> dict[str, dict[str, Any]]:
     parser.feed(html)
     parser.close()
     for row in parser.rows.values():
-        for name in (*parser.FIELDS, *parser.CELLS):
+        for name in (*parser.FIELDS, *parser.CELLS, *parser.LINES):
             row[name] = (row[name] or "").strip()
         if row["application"] == "\u2014":
             row["application"] = ""

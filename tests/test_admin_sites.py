@@ -188,7 +188,7 @@ def test_htmx_answers_point_under_the_sites_prefix(setup, killer, make_session, 
     more = killer.get(more_url, **HTMX)
     assert more.status_code == 200
     assert more["HX-Replace-Url"].startswith(setup.page)
-    assert 'class="sp-row' in body(more)
+    assert "<tr data-handle=" in body(more)
     assert_all_under(setup, body(more))
 
 

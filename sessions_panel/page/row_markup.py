@@ -158,20 +158,24 @@ def _user_cell(row: Row, labels: Labels) -> str:
     browser = escape(row.browser) if row.browser else labels.unknown_browser
     flags = ""
     if row.flags:
-        # A disclosure, not a tooltip: a ``title`` is out of reach by touch and keyboard,
-        # and a title plus hidden text was read twice. The label is read once, "collapsed";
-        # opened, the reason follows it.
+        # A reason is a disclosure, not a tooltip: a ``title`` is out of reach by touch and
+        # keyboard, and a title plus hidden text was read twice. The label is read once,
+        # "collapsed"; opened, the reason follows it. A flag without a reason (its label
+        # says it all) is its label alone.
         items = "".join(
             f'<li data-sp-flag="{escape(flag.code)}"><details><summary>'
-            f"{escape(flag.label)}</summary>"
-            f'<span class="sp-why">{escape(flag.why)}</span></details></li>'
+            f"{escape(flag.label)}</summary>{escape(flag.why)}</details></li>"
+            if flag.why
+            else f'<li data-sp-flag="{escape(flag.code)}">{escape(flag.label)}</li>'
             for flag in row.flags
         )
         flags = f'<ul class="sp-flags" aria-label="{labels.risk_flags}">{items}</ul>'
+    # Three lines, known by place in the CSS (no class, some fifty bytes a row): the
+    # user, the session (short ID, "This session"), the browser; then the flags.
     return (
-        f'<td><div class="sp-user">{name}{full_name}</div>'
-        f'<div class="sp-meta"><span class="sp-short-id">{escape(row.short_id)}</span>{this}'
-        f'</div><div class="sp-browser">{browser}</div>{flags}</td>'
+        f"<td><div>{name}{full_name}</div>"
+        f'<div><span class="sp-short-id">{escape(row.short_id)}</span>{this}'
+        f"</div><div>{browser}</div>{flags}</td>"
     )
 
 
@@ -194,15 +198,16 @@ def _ip_cell(row: Row, labels: Labels) -> str:
 
 
 def _action_cell(row: Row, labels: Labels) -> str:
-    """The row's Kill button: it submits the list's one kill form (``KILL_FORM``),
-    which holds the CSRF token once for every row. With JavaScript it opens a dialog
-    first, which reads what it shows (user, application, IP, session ID) from the row's
-    own cells; the script also names it ("Kill session 1a2b3c4d of alice", from the
-    form's :func:`kill_label_attributes`) and says it opens a dialog."""
+    """The row's Kill button: it submits the list's one kill form (``#sp-kill-form`` in
+    ``results.html``), which holds the CSRF token once for every row and the table itself
+    (so the button names no form). With JavaScript it opens a dialog first, which reads
+    what it shows (user, application, IP, session ID) from the row's own cells; the
+    script also names it ("Kill session 1a2b3c4d of alice", from the form's
+    :func:`kill_label_attributes`) and says it opens a dialog. No class: the CSS and the
+    script know it as the row's one ``button[name=handle]``."""
     note = f' <span class="sp-own-note">{labels.logs_you_out}</span>' if row.is_current else ""
     return (
-        f'<td><button form="{KILL_FORM}" name="handle" value="{escape(row.handle)}" '
-        f'class="sp-kill">{labels.kill}</button>{note}</td>'
+        f'<td><button name="handle" value="{escape(row.handle)}">{labels.kill}</button>{note}</td>'
     )
 
 
@@ -214,10 +219,10 @@ def kill_label_attributes() -> SafeString:
     return mark_safe(f'data-label-own="{escape(own)}" data-label-other="{escape(other)}"')
 
 
-#: The id of the list's kill form (``results.html``), which every row's Kill submits.
-KILL_FORM = "sp-kill-form"
 #: The IP cell's class for an IPv4 address.
 V4 = ' class="sp-ip-v4"'
+#: The class of the admin's own row.
+CURRENT = ' class="sp-current"'
 
 
 def render_rows(
@@ -231,9 +236,11 @@ def render_rows(
     ``superusers_protected``: the viewer may not end superusers' sessions, so a
     superuser's row says so where its Kill button would be (the view refuses anyway).
 
-    About 1 KB a row: the kill form, its CSRF token and the dialog's data are the
+    Under 1 KB a row: the kill form, its CSRF token and the dialog's data are the
     list's, once, not each row's; the handle is written twice (the row and its Kill
-    button's value), and what focus returns to is named by role within the row.
+    button's value), and what focus returns to is named by role within the row. The
+    rows and their Kill buttons carry no class: the CSS and the script know them by
+    place (``tr[data-handle]``, ``button[name=handle]``), fifteen bytes each a row.
     """
     labels = Labels.current()
     status = {
@@ -265,15 +272,16 @@ def render_rows(
             dates(seen, "TIME_FORMAT" if seen.date() == today else "SHORT_DATETIME_FORMAT")
         )
         parts.append(
-            f'<tr class="sp-row{" sp-current" if row.is_current else ""}" '
-            f'data-handle="{escape(row.handle)}">'
+            f'<tr{CURRENT if row.is_current else ""} data-handle="{escape(row.handle)}">'
             f"{_user_cell(row, labels)}"
             f'<td data-label="{labels.application}">'
             f"{escape(row.application or '—')}</td>"
             f'<td data-label="{labels.last_seen}">{seen_text}</td>'
+            # The expiry, then how far off it is (known by place in the CSS), then the
+            # policy ends, if any.
             f'<td data-label="{labels.expires}">'
-            f'<span class="sp-when">{escape(dates(expiry, "DATETIME_FORMAT"))}</span> '
-            f'<span class="sp-relative">{expires_in}</span>{_policy_ends(row, labels, today, dates)}'
+            f"<span>{escape(dates(expiry, 'DATETIME_FORMAT'))}</span> "
+            f"<span>{expires_in}</span>{_policy_ends(row, labels, today, dates)}"
             "</td>"
             f"<td>{status[row.is_authenticated]}</td>"
             # An IPv4 address stays whole; a long IPv6 one may break (see the CSS).

@@ -46,7 +46,9 @@ _SLACK = timedelta(seconds=5)
 class Flag:
     code: str
     label: str
-    why: str
+    #: What the label alone does not say (a disclosure on the page); empty when the
+    #: label says it all ("Multiple sessions (3)"), and the flag is written as its label.
+    why: str = ""
 
 
 def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
@@ -130,18 +132,9 @@ def flags_for(rows: Sequence[SessionRecord]) -> dict[int, list[Flag]]:
                 )
             )
         if row.user_id is not None and count > 1:
-            flags.append(
-                Flag(
-                    MULTIPLE,
-                    f"{LABELS[MULTIPLE]} ({count})",
-                    ngettext(
-                        "This user has %(n)d live session.",
-                        "This user has %(n)d live sessions at once.",
-                        count,
-                    )
-                    % {"n": count},
-                )
-            )
+            # No reason: "This user has 3 live sessions at once" would only restate the
+            # label, on most rows of a busy page (issue 17: ~100 bytes each).
+            flags.append(Flag(MULTIPLE, f"{LABELS[MULTIPLE]} ({count})"))
         seen = first_seen.get((row.user_id, row.ip)) if row.ip else None
         start = history_start.get(row.user_id)
         if seen is not None and start is not None and _is_new(seen, start, row):

@@ -80,9 +80,7 @@ def test_no_serious_violation_in_any_state(
     page.goto(PANEL_URL + "?q=nobody-at-all")
     found["no results"] = serious(page)
     page.goto(PANEL_URL)
-    kill = page.locator(f'tr.sp-row[data-handle="{seeded.handle}"]').get_by_role(
-        "button", name=KILL_ROW
-    )
+    kill = page.locator(f'tr[data-handle="{seeded.handle}"]').get_by_role("button", name=KILL_ROW)
     kill.click()
     expect(page.locator("#sp-kill-dialog")).to_be_visible()
     found["kill dialog"] = serious(page)

@@ -25,7 +25,7 @@ from tests.browser.conftest import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROWS = "#sp-results tr.sp-row"
+ROWS = "#sp-results tr[data-handle]"
 
 
 def handle_of(session: Any) -> str:
@@ -312,7 +312,7 @@ def test_load_more_appends_rows_moves_focus_and_the_refresh_keeps_them(
     # ...and the focus stays on that row (the same handle) of the list swapped in.
     page.wait_for_function(
         """([handle]) => { const active = document.activeElement;
-            return active !== window.spBefore && active.matches("tr.sp-row")
+            return active !== window.spBefore && active.matches("tr[data-handle]")
                 && active.dataset.handle === handle; }""",
         arg=[handles[3]],
     )

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def row(page: Any, handle: str) -> Any:
-    return page.locator(f'#sp-results tr.sp-row[data-handle="{handle}"]')
+    return page.locator(f'#sp-results tr[data-handle="{handle}"]')
 
 
 @pytest.mark.parametrize("guest", [False, True], ids=["alices-session", "guest-session"])
@@ -172,7 +172,7 @@ def test_in_forced_colours_the_selected_chip_stands_out_and_both_groups_are_labe
     expect(legends.nth(1)).to_be_visible()
 
 
-CONTROLS = {"user": "a.sp-username", "ip": "button.sp-ip", "kill": "button.sp-kill"}
+CONTROLS = {"user": "a.sp-username", "ip": "button.sp-ip", "kill": "button[name=handle]"}
 
 
 @pytest.mark.parametrize("control", list(CONTROLS))
@@ -214,7 +214,7 @@ def test_a_refresh_keeps_the_focus_on_a_rows_control(
     expect(other_badge).to_have_attribute("aria-pressed", "false")
     expect(other_badge).to_have_accessible_name("IP address, hidden, press to show")
     # Every Kill of the new list is named and opens a dialog, as before the swap.
-    kills = page.locator("#sp-results button.sp-kill")
+    kills = page.locator("#sp-results button[name=handle]")
     expect(kills).to_have_count(3)
     expect(
         kills.and_(page.locator("[aria-haspopup=dialog][aria-label^='Kill session ']"))
@@ -254,7 +254,7 @@ def test_the_kill_dialog_says_what_the_row_shows(
     guest = SessionRecord.objects.get(session_key=make_session(application=None).session_key)
     page, _ = new_page(cookies=session_cookie(admin_user))
     page.goto(f"{PANEL_URL}?sort=user")
-    own = page.locator("#sp-results tr.sp-row.sp-current")
+    own = page.locator("#sp-results tr.sp-current")
     dialog = page.locator("#sp-kill-dialog")
     field = {name: dialog.locator(f"[data-sp-field={name}]") for name in ("user", "application")}
     short_id = dialog.locator("[data-sp-field=short-id]")
@@ -314,8 +314,8 @@ def test_a_kill_is_named_after_its_row_whatever_the_username(
 def test_without_javascript_a_rows_kill_posts_the_lists_form(
     browser, live_server, admin_user, staff, make_session
 ):
-    """Each row's Kill submits the list's one form (``form=``): its handle and the
-    form's CSRF token, and that session alone ends."""
+    """Each row's Kill submits the list's one form (which holds the table): its handle
+    and the form's CSRF token, nothing else of the list, and that session alone ends."""
     from django.test import Client
 
     alice = staff("alice")
@@ -358,12 +358,12 @@ def test_killing_one_takes_its_row_out_and_leaves_the_rest_of_the_list(
     victim = SessionRecord.objects.get(session_key=sessions[1].session_key)
     page, _ = new_page(cookies=session_cookie(admin_user))
     page.goto(PANEL_URL)
-    rows = page.locator("#sp-results tr.sp-row")
+    rows = page.locator("#sp-results tr[data-handle]")
     expect(rows).to_have_count(4)
     kept = set(SessionRecord.objects.values_list("handle", flat=True)) - {victim.handle}
     page.evaluate(
         """() => { window.spKept = Array.from(document.querySelectorAll(
-            "#sp-results tr.sp-row, #sp-results, #sp-rows")); }"""
+            "#sp-results tr[data-handle], #sp-results, #sp-rows")); }"""
     )
     requests: list[str] = []
     page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
@@ -399,7 +399,7 @@ def test_killing_the_last_row_of_the_list_refreshes_it(
     # Expiring first: the one row the page shows.
     SessionRecord.objects.filter(pk=victim.pk).update(expiry=timezone.now() + timedelta(hours=1))
     page.goto(f"{PANEL_URL}?sort=expiry")
-    rows = page.locator("#sp-results tr.sp-row")
+    rows = page.locator("#sp-results tr[data-handle]")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-handle", victim.handle)
     own = SessionRecord.objects.exclude(pk=victim.pk).get()

@@ -12,7 +12,7 @@ from tests.browser.conftest import KILL_ROW, PANEL_URL, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CARDS = "#sp-results tr.sp-row"
+CARDS = "#sp-results tr[data-handle]"
 LONG_IPV6 = "2001:db8:85a3:1234:5678:8a2e:370:7334"
 
 

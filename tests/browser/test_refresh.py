@@ -18,7 +18,7 @@ from tests.browser.conftest import PANEL_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROWS = "#sp-results tr.sp-row"
+ROWS = "#sp-results tr[data-handle]"
 
 
 def is_poll(request: Any) -> bool:

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = [320, 390, 800, 1024, 1280, 1440]
 SIZES = """() => {
     const results = document.querySelector('#sp-results');
-    const row = document.querySelector('#sp-results tr.sp-row');
+    const row = document.querySelector('#sp-results tr[data-handle]');
     return {
         page: document.documentElement.scrollWidth - window.innerWidth,
         list: results.scrollWidth - results.clientWidth,

@@ -31,6 +31,8 @@ TIMEOUT = 30.0
 _MESSAGE = re.compile(r'<li(?: tabindex="-1")?(?: class="([^"]*)")?>(.*?)</li>', re.S)
 _MESSAGES = re.compile(r'<ul class="messagelist">(.*?)</ul>', re.S)
 _HANDLE = re.compile(r'data-handle="([^"]+)"')
+#: Where each row starts (no class but the admin's own row's "sp-current").
+_ROW_START = re.compile(r'<tr(?=(?: class="sp-current")? data-handle=)')
 _SHORT_ID = re.compile(r'<span class="sp-short-id">([^<]+)</span>')
 
 
@@ -214,7 +216,7 @@ class Browser:
         reply = self.page(host, query)
         if reply.status != 200:
             raise AssertionError(f"the Sessions page on {host} answered {reply.excerpt()}")
-        chunks = reply.body.split('<tr class="sp-row')[1:]
+        chunks = _ROW_START.split(reply.body)[1:]
         rows = []
         for chunk in chunks:
             found = _HANDLE.search(chunk)

@@ -50,7 +50,7 @@ def row_queries(
     """The queries that read the list's rows (ordered, limited, on the index table)."""
     with CaptureQueriesContext(connection) as queries:
         html = body(client.get(url, params or {}, **HTMX))
-    assert ("sp-row" in html) or not rows
+    assert ("<tr data-handle=" in html) or not rows
     for query in queries.captured_queries:
         sql = query["sql"]
         if f'FROM "{TABLE}"' in sql and "ORDER BY" in sql and "LIMIT" in sql:

@@ -319,7 +319,7 @@ def panel(
     page.fill("input[name=password]", "password")  # pytest-django's admin_user
     page.press("input[name=password]", "Enter")
     expect(page).to_have_url(re.compile(re.escape(PANEL_URL) + "$"))
-    expect(page.locator("#sp-results tr.sp-row")).to_have_count(4)
+    expect(page.locator("#sp-results tr[data-handle]")).to_have_count(4)
     # The script has run: the dialog openers are the buttons they become, not the links
     # they were a moment before (measured mid-swap under load, a button read white on white).
     # (Locator waits, not wait_for_function: a strict CSP forbids its eval.)

@@ -76,7 +76,7 @@
     // is named after its row ("Kill session 1a2b3c4d of alice"), from the formats the
     // list's kill form holds once.
     const form = byId("sp-kill-form");
-    document.querySelectorAll("#sp-results tr[data-handle] button.sp-kill").forEach(
+    document.querySelectorAll("#sp-results tr[data-handle] button[name=handle]").forEach(
       function (button) {
         button.setAttribute("aria-haspopup", "dialog");
         const row = button.closest("tr[data-handle]");
@@ -103,7 +103,7 @@
     }
   }
 
-  // Risk flags are disclosures: the ones open stay open across a refresh.
+  // Risk flags with a reason are disclosures: the ones open stay open across a refresh.
   const openFlags = new Set();
 
   function flagKey(details) {
@@ -383,7 +383,7 @@
   const ROW_CONTROLS = {
     user: "a.sp-username",
     ip: "button.sp-ip",
-    kill: "button.sp-kill",
+    kill: "button[name=handle]",
   };
 
   function roleInRow(element, row) {
@@ -499,7 +499,7 @@
       }
       return; // an out-of-band piece (badge, count): focus is the results' business
     }
-    const rows = document.querySelectorAll("#sp-results tr.sp-row");
+    const rows = document.querySelectorAll("#sp-results tr[data-handle]");
     if (focusRowIndex !== null) {
       const row = rows[focusRowIndex] || rows[rows.length - 1];
       focusRowIndex = null;

@@ -336,7 +336,7 @@ def test_prune_purges_what_a_kill_refuses_but_could_not_clean(
     """A store that was down during the kill (or a purge that ran out of time) leaves
     refused sessions listed; prune, once the store is back, removes them and only them."""
     from sessions_panel import termination
-    from sessions_panel.termination import purge
+    from sessions_panel.termination import purge, truncation
 
     bob = django_user_model.objects.create_user("bob")
     carol = django_user_model.objects.create_user("carol")
@@ -347,6 +347,7 @@ def test_prune_purges_what_a_kill_refuses_but_could_not_clean(
         raise ConnectionError("store down")
 
     monkeypatch.setattr(purge, "purge_rows", store_down)
+    monkeypatch.setattr(truncation, "run", store_down)  # Kill All's clean-up on PostgreSQL
     result = termination.kill_user(bob) if scope == "user" else termination.kill_all(keep=spared)
     assert result.store_fault
     monkeypatch.undo()

@@ -829,7 +829,7 @@ class Bench:
             f"{len(sent)} clean-up handed to the response's close",
         )
         seconds = swept - swept_from
-        how = f"in {len(batches):,} batches of {sweep.BATCH:,}"
+        how = f"in {len(batches):,} batches of {sweep.batch_size(connection.alias):,}"
         if not batches and count:
             purged = count  # truncated around the survivors: no batch at all
             how = "by truncation ({})".format(

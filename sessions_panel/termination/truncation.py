@@ -66,7 +66,9 @@ _evicted_up_to: dict[float, int] = {}
 
 
 def _store_table(store: Any) -> Any:
-    """The store's model when it is a table in the index's database, else ``None``."""
+    """The store's model when it is a table in the index's database; ``None`` when the
+    store is no table (cache, files, cookies); ``False`` when it is a table in another
+    database (no one transaction can hold both)."""
     database = getattr(store, "store_database", None)
     using = database() if database is not None else None
     if using is None:

@@ -73,7 +73,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated phases to run (page,plans,memory,naive,middleware,kills,killall)",
+        help=(
+            "comma-separated phases to run "
+            "(page,plans,indexes,memory,naive,middleware,kills,killall)"
+        ),
     )
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
@@ -160,7 +163,7 @@ def main(argv: list[str]) -> int:
             previous = by_size.get(str(n))
             if args.only and previous is not None:  # a partial re-run updates its figures
                 previous["results"].update(entry["results"])
-                for part in ("plans", "details"):
+                for part in ("plans", "details", "indexes"):
                     if entry[part]:
                         previous[part] = entry[part]
                 previous["meta"]["note"] += f"; re-run {entry['meta']['date'][:16]}: {args.only}"
@@ -292,11 +295,13 @@ def worker(args: argparse.Namespace) -> int:
     def wanted(phase: str) -> bool:
         return not only or phase in only
 
-    if wanted("page") or wanted("plans"):
+    if wanted("page") or wanted("plans") or wanted("indexes"):
         bench.measure_page()
         bench.measure_refresh()
     if wanted("plans"):
         bench.measure_plans()
+    if wanted("indexes"):
+        bench.measure_index_costs()
     if wanted("memory"):
         bench.measure_memory()
     if wanted("naive"):
@@ -316,6 +321,7 @@ def worker(args: argparse.Namespace) -> int:
             {
                 "results": bench.results,
                 "plans": bench.plans,
+                "indexes": bench.indexes,
                 "details": bench.details,
                 "meta": meta(
                     store, n, args, info, bench.page_missing, (load_before, os.getloadavg()[0])

@@ -37,6 +37,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from bench import index_costs
 from bench.seed import RARE_NETWORK
 from bench.timing import Sample, Wsgi, sample
 from sessions_panel import termination
@@ -142,6 +143,8 @@ class Bench:
         self.results: dict[str, dict[str, Any]] = {}
         self.plans: list[dict[str, Any]] = []
         self.details: list[str] = []
+        #: Each B-tree of the index table: its size and what slows down without it.
+        self.indexes: list[dict[str, Any]] = []
         self.captured: dict[str, list[str]] = {}
         self.admin, self.admin_key = make_admin()
         self.web = Wsgi()
@@ -343,6 +346,13 @@ class Bench:
         with connection.cursor() as cursor:
             cursor.execute(sql)
             return list(cursor.fetchall())
+
+    def measure_index_costs(self) -> None:
+        """What each of the index table's B-trees weighs and buys (``bench/index_costs.py``)."""
+        if self.page_missing:
+            return
+        self.log("index costs")
+        self.indexes = index_costs.measure(self, self.log)
 
     # -- query plans ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from bench.peers.system import ADMIN_USERNAME, DEEP_PAGE, System
 
+ROW = re.compile(rb"<tr\b[^>]*\sdata-handle=")
 PAGE = "/admin/sessions_panel/sessionrecord/"
 LOAD_MORE = re.compile(r'hx-get="([^"]*[?&](?:amp;)?after=[^"]*)"')
 
@@ -35,7 +36,9 @@ class Ours(System):
         return f"{PAGE}?{query}" if query else PAGE
 
     def rows_in(self, body: bytes) -> int:
-        return body.count(b'<tr class="sp-row')
+        # A row is a <tr> with the handle its Kill button sends (no class since the
+        # HTML trim: the CSS and JS select rows by that attribute).
+        return len(ROW.findall(body))
 
     def session_model(self) -> Any:
         return import_module(settings.SESSION_ENGINE).SessionStore.get_model_class()

@@ -59,6 +59,13 @@ FIGURES: list[tuple[str, str, float | None, str | None]] = [
         None,
     ),
     ("mw_whoami_policies_plain_rps", "  trivial view, Django's engine, no panel", None, None),
+    (
+        "mw_one_write_ratio",
+        "  plain Django + one one-row write a request (the ceiling of write-on-request tracking)",
+        None,
+        None,
+    ),
+    ("mw_one_write_tracked_rps", "  plain Django + one write a request", None, None),
     ("mw_admin_ratio", "Middleware: req/s ratio, `/admin/` index", 0.95, "min"),
     ("mw_queries", "Queries per authenticated request (tracked vs plain)", None, None),
     ("mw_queries_cold", "  same, process has not seen the session lately", None, None),

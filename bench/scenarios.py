@@ -37,7 +37,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from bench import index_costs
+from bench import index_costs, one_write
 from bench.seed import RARE_NETWORK
 from bench.timing import Sample, Wsgi, sample
 from sessions_panel import termination
@@ -489,6 +489,7 @@ class Bench:
         for key, path in (("mw_whoami", WHOAMI), ("mw_admin", ADMIN_INDEX)):
             self.middleware_ratio(key, path, tracked, plain)
         self.middleware_policies(tracked, plain)
+        self.middleware_one_write(plain)
         self.middleware_queries(tracked, plain)
         self.middleware_profile(tracked)
 
@@ -508,6 +509,18 @@ class Bench:
             f"{len(queries)} ({len(writes)} writes)",
             note="authenticated request, last-seen fresh, " + ", ".join(POLICIES_ON),
         )
+
+    def middleware_one_write(self, plain: Wsgi) -> None:
+        """Plain Django plus one write a request, against plain Django: the ceiling of
+        any tracking that writes on a request (``bench/one_write.py``)."""
+        one_write.create_table()
+        middleware = [m for m in settings.MIDDLEWARE if m != settings.PANEL_MIDDLEWARE]
+        with override_settings(
+            SESSION_ENGINE=plain_engine(),
+            MIDDLEWARE=[*middleware, "bench.one_write.OneWriteMiddleware"],
+        ):
+            writing = Wsgi(WSGIHandler())
+        self.middleware_ratio("mw_one_write", WHOAMI, writing, plain)
 
     def middleware_ratio(self, key: str, path: str, tracked: Wsgi, plain: Wsgi) -> None:
         environ = tracked.environ(path, session_key=self.admin_key)

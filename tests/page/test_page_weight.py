@@ -275,6 +275,18 @@ def test_each_handle_is_written_at_most_twice(staff, seeded):
             assert "form" not in cells["kill"]
 
 
+@pytest.mark.django_db
+def test_the_peer_benchs_row_count_is_the_rows_on_the_page(staff, seeded):
+    """``bench/peers`` refuses to measure a page it finds no rows on: its way of
+    counting them must follow the row markup (it missed every row once, after the
+    rows lost their class)."""
+    from bench.peers.ours import Ours
+
+    for html in (body(staff.get(page_url())), body(staff.get(page_url(), **HTMX))):
+        assert Ours.rows_in(Ours.__new__(Ours), html.encode()) == len(handles_in(html))
+        assert len(handles_in(html)) == PAGE_SIZE
+
+
 # -- the bench's page 1: most rows flagged -------------------------------------------------
 
 #: Names as the bench's users have them ("mateo.rossi137740", "Mateo Rossi").

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
+from bench.peers import rows
 from bench.peers.system import ADMIN_USERNAME, DEEP_PAGE, System
 
-ROW = re.compile(rb"<tr\b[^>]*\sdata-handle=")
 PAGE = "/admin/sessions_panel/sessionrecord/"
 LOAD_MORE = re.compile(r'hx-get="([^"]*[?&](?:amp;)?after=[^"]*)"')
 
@@ -36,9 +36,7 @@ class Ours(System):
         return f"{PAGE}?{query}" if query else PAGE
 
     def rows_in(self, body: bytes) -> int:
-        # A row is a <tr> with the handle its Kill button sends (no class since the
-        # HTML trim: the CSS and JS select rows by that attribute).
-        return len(ROW.findall(body))
+        return rows.count(body)
 
     def session_model(self) -> Any:
         return import_module(settings.SESSION_ENGINE).SessionStore.get_model_class()

@@ -24,11 +24,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.scenarios import INDEX_TABLE, PAGE
 from bench.timing import sample
 from sessions_panel.models import SessionRecord
 
-PAGE = "/admin/sessions_panel/sessionrecord/"
-INDEX_TABLE = SessionRecord._meta.db_table
 #: The list's other orders (``sessions_panel.query.cursor.ORDERS``; "last seen" is page 1).
 SORTS = ("expiry", "user", "ip")
 #: Above this many milliseconds, and this many times slower, a statement needed the index.
@@ -119,20 +118,17 @@ def statements(bench: Any) -> dict[str, list[str]]:
     return kept
 
 
-def timed(sql: str, budget: float) -> float:
-    def run() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            cursor.fetchall()
-
-    return sample(run, runs=3, max_runs=3, budget=budget, min_runs=1).ms()
+def timed(bench: Any, sql: str, budget: float) -> float:
+    return sample(lambda: bench.raw(sql), runs=3, max_runs=3, budget=budget, min_runs=1).ms()
 
 
 def measure(bench: Any, log: Callable[[str], None]) -> list[dict[str, Any]]:
     """One row per B-tree: its size, and for an optional index what the scenarios cost
     without it (the slowest-hit scenario first)."""
     scenarios = statements(bench)
-    baseline = {key: sum(timed(sql, budget=1.0) for sql in sqls) for key, sqls in scenarios.items()}
+    baseline = {
+        key: sum(timed(bench, sql, budget=1.0) for sql in sqls) for key, sqls in scenarios.items()
+    }
     log("  index costs: " + ", ".join(f"{key} {ms:.1f} ms" for key, ms in baseline.items()))
     rows = index_table_btrees()
     for row in rows:
@@ -143,7 +139,7 @@ def measure(bench: Any, log: Callable[[str], None]) -> list[dict[str, Any]]:
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP INDEX "{row["name"]}"')
             for key, sqls in scenarios.items():
-                without[key] = sum(timed(sql, budget=0.5) for sql in sqls)
+                without[key] = sum(timed(bench, sql, budget=0.5) for sql in sqls)
             transaction.set_rollback(True)
         hits = sorted(
             (

@@ -37,7 +37,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from bench import index_costs, one_write
+from bench import one_write
 from bench.seed import RARE_NETWORK
 from bench.timing import Sample, Wsgi, sample
 from sessions_panel import termination
@@ -351,6 +351,8 @@ class Bench:
         """What each of the index table's B-trees weighs and buys (``bench/index_costs.py``)."""
         if self.page_missing:
             return
+        from bench import index_costs  # it reads this module's PAGE and INDEX_TABLE
+
         self.log("index costs")
         self.indexes = index_costs.measure(self, self.log)
 
